@@ -1,0 +1,89 @@
+"""The auth API: register, token, refresh. Thin views over ``accounts.services``."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from . import services
+from .serializers import (
+    CredentialsSerializer,
+    ProfileSerializer,
+    RegisteredSerializer,
+    TokenSerializer,
+)
+
+
+def _credentials(request) -> dict[str, str]:
+    data = CredentialsSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return {"username": data.validated_data["userID"], "password": data.validated_data["password"]}
+
+
+class PublicAuthView(APIView):
+    """Open to anyone; answers 401 (not 403) with a Bearer challenge on bad tokens."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class RegisterView(PublicAuthView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={201: RegisteredSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+        summary="Register a user",
+    )
+    def post(self, request):
+        user = services.user_register(**_credentials(request))
+        return Response(RegisteredSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(PublicAuthView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={200: TokenSerializer, 401: OpenApiResponse()},
+        summary="Exchange credentials for a JWT",
+    )
+    def post(self, request):
+        tokens = services.token_obtain(**_credentials(request))
+        return Response(tokens)
+
+
+class RefreshView(PublicAuthView):
+    @extend_schema(
+        request=None,
+        responses={200: TokenSerializer, 401: OpenApiResponse()},
+        summary="Exchange the token in the Authorization header for a fresh one",
+    )
+    def post(self, request):
+        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise InvalidToken("Send the current token as 'Authorization: Bearer <token>'.")
+        return Response(services.token_refresh(raw=raw.strip()))
+
+
+class MeView(APIView):
+    """The authenticated user's own profile."""
+
+    @extend_schema(responses=ProfileSerializer, summary="Your profile")
+    def get(self, request):
+        return Response(ProfileSerializer(request.user).data)
+
+    @extend_schema(request=ProfileSerializer, responses=ProfileSerializer, summary="Change your profile")
+    def patch(self, request):
+        data = ProfileSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.user_update(user=request.user, **data.validated_data)
+        return Response(ProfileSerializer(user).data)

@@ -1,0 +1,14 @@
+from django.urls import path
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
+
+from . import api
+
+urlpatterns = [
+    path("register", api.RegisterView.as_view(), name="register"),
+    path("token", api.TokenView.as_view(), name="token"),
+    path("refresh", api.RefreshView.as_view(), name="refresh"),
+    path("me", api.MeView.as_view(), name="me"),
+    # simplejwt's own endpoints: refresh with rotation, and logout (blacklist).
+    path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
+]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AssistantConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "assistant"
+    verbose_name = "AI assistant"

@@ -1,0 +1,50 @@
+import shlex
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the product. With no broker configured (the embedded default) this is the "
+        "ASGI web server alone; with REDIS_URL or CELERY_BROKER_URL set it also starts a "
+        "Celery worker and Celery beat, prefixes their logs, and stops them all on Ctrl-C."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def processes(self, host: str, port: int) -> dict[str, list[str]]:
+        python = sys.executable
+        web = [
+            python,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ]
+        if settings.TASKS_IN_PROCESS:
+            return {"web": web}
+        return {
+            "web": web,
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
+        }
+
+    def handle(self, *args, host, port, **options):
+        from honcho.manager import Manager
+
+        manager = Manager()
+        for name, command in self.processes(host, port).items():
+            manager.add_process(name, shlex.join(command))
+        self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl-C stops it)")
+        self.stdout.flush()
+        manager.loop()
+        sys.exit(manager.returncode)

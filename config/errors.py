@@ -1,0 +1,77 @@
+"""One error shape for the whole API: ``{"error": code, "detail": text or fields}``."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is unavailable. Please try again later."
+    default_code = "service_unavailable"
+
+
+def _code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    return exc.default_code
+
+
+def api_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is None:
+        # Not an API exception: log it and answer in the same JSON shape.
+        logger.exception("Unhandled error in %s", context.get("view"))
+        return JsonResponse(
+            {"error": "server_error", "detail": "Oops! Something went wrong. Please try again."},
+            status=500,
+        )
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
+    if isinstance(detail, list) and len(detail) == 1:
+        detail = detail[0]
+    if isinstance(detail, dict) and "detail" in detail and set(detail) <= {"detail", "code", "messages"}:
+        # simplejwt nests its message: {"detail": ..., "code": ..., "messages": [...]}.
+        detail = detail["detail"]
+    response.data = {"error": _code(exc), "detail": detail}
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(
+            {"error": "server_error", "detail": "Oops! Something went wrong. Please try again."},
+            status=500,
+        )
+    return defaults.server_error(request)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"error": "bad_request", "detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)

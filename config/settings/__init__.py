@@ -1,0 +1,8 @@
+"""Settings: Django's own in ``base``, one small file per integration."""
+
+from .api import *  # noqa: F403
+from .base import *  # noqa: F403
+from .celery import *  # noqa: F403
+from .channels import *  # noqa: F403
+from .env import NOTIFY_URL  # noqa: F401
+from .llm import *  # noqa: F403

@@ -1,0 +1,26 @@
+"""Celery and Celery beat (read by ``config.celery`` with the ``CELERY_`` namespace).
+
+Tasks are acknowledged after they finish and requeued when their worker dies, one
+message is prefetched at a time, and only JSON crosses the broker.
+"""
+
+from . import env as cfg
+
+CELERY_BROKER_URL = cfg.CELERY_BROKER_URL or "memory://"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task not acknowledged within this many seconds is redelivered (Redis).
+    "visibility_timeout": 3600,
+}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ModesConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "modes"
+    verbose_name = "Assistant modes"

@@ -1,0 +1,29 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from assistant.models import Job, Project, Run, Workflow
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_command_creates_the_demo_once_and_prints_the_password_once(capsys):
+    call_command("demo")
+    first = capsys.readouterr().out
+    assert "shown only this once" in first
+    password = first.split("with password '")[1].split("'")[0]
+    user = get_user_model().objects.get(username="demo")
+    assert user.check_password(password)
+    assert user.is_staff
+
+    call_command("demo")
+    second = capsys.readouterr().out
+    assert password not in second
+    assert "already exists" in second
+    assert get_user_model().objects.filter(username="demo").count() == 1
+    assert Project.objects.count() == Workflow.objects.count() == Job.objects.count() == 1
+    assert Run.objects.count() == 1
+    project = Project.objects.get()
+    assert list(project.members.all()) == [user]
+    job = Job.objects.get()
+    assert job.workflow.project == project and job.code and job.adaptor

@@ -1,0 +1,43 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    response = client.get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not found."}
+
+
+def test_an_unknown_page_is_an_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_wrong_method_is_a_json_405(api_client):
+    response = api_client.delete("/api/token")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_an_unsupported_media_type_is_a_json_415(api_client):
+    response = api_client.post(
+        "/api/token", "userID=a&password=b", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_an_unexpected_error_is_a_json_500_without_details(api_client, monkeypatch):
+    from accounts import services
+
+    def boom(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(services, "token_obtain", boom)
+    api_client.raise_request_exception = False
+    response = api_client.post("/api/token", {"userID": "a", "password": "b"}, format="json")
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert "secret" not in response.content.decode()

@@ -1,0 +1,155 @@
+"""Shared fixtures: users, API clients, tokens, and the real server processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "a-long-enough-password"
+
+
+def services_configured() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and bool(
+        os.environ.get("REDIS_URL")
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if services_configured():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL and Redis: runs in `make test-services` and in CI")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _generous_throttles(monkeypatch):
+    """Tests hit the auth endpoints often; the throttling tests set their own rates.
+
+    Each test counts requests in a cache of its own, so that neither another test nor
+    a server process started by a test (which shares Redis) sees its requests.
+    """
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "10000/minute"})
+    monkeypatch.setattr(ScopedRateThrottle, "cache", LocMemCache("throttle", {}))
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = iter(range(1, 10**6))
+
+    def make(username: str | None = None, **fields):
+        username = username or f"user{next(counter)}"
+        return django_user_model.objects.create_user(
+            username=username, password=fields.pop("password", PASSWORD), **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def tokens(user) -> dict[str, str]:
+    from accounts.services import tokens_for_user
+
+    return tokens_for_user(user)
+
+
+@pytest.fixture
+def auth_client(api_client, tokens) -> APIClient:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    return api_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the test database, for the processes a test starts."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def process_env(transactional_db) -> dict[str, str]:
+    """Environment for a subprocess that shares this test's database and services."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env.update(ENV_FILE="", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    return env
+
+
+@dataclass
+class Served:
+    url: str
+    ws_url: str
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def served(process_env, tmp_path) -> Iterator[Served]:
+    """``manage.py serve`` as `make run` starts it, on a free port, against the test DB."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=process_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Served(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{server.url}/api/health/", timeout=1)
+            break
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the server did not start:\n{server.output()}")
+            time.sleep(0.2)
+    yield server
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
