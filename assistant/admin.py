@@ -1,6 +1,10 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
 
-from .models import Job, Project, Run, Workflow
+from . import services
+from .exceptions import Conflict
+from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, Job, Project, Run, Workflow
 
 
 @admin.register(Project)
@@ -30,3 +34,123 @@ class RunAdmin(admin.ModelAdmin):
     list_filter = ("state",)
     list_select_related = ("job",)
     raw_id_fields = ("job",)
+
+
+class ChatMessageInline(admin.TabularInline):
+    model = ChatMessage
+    fk_name = "session"
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "role", "status", "content", "code", "error", "usage")
+    readonly_fields = fields
+    ordering = ("created_at",)
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    list_display = ("title", "mode", "user", "job", "project", "message_count", "updated_at")
+    list_filter = ("mode", "is_public")
+    list_select_related = ("user", "job", "project")
+    search_fields = ("title", "messages__content")
+    raw_id_fields = ("user", "job", "project", "workflow")
+    readonly_fields = ("id", "created_at", "updated_at")
+    inlines = [ChatMessageInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_message_count=Count("messages"))
+
+    @admin.display(ordering="_message_count", description="messages")
+    def message_count(self, obj) -> int:
+        return obj._message_count
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    list_display = ("short_content", "role", "status", "mode", "session", "attempts", "created_at")
+    list_filter = ("status", "role", ("session__mode", admin.AllValuesFieldListFilter))
+    list_select_related = ("session",)
+    search_fields = ("content", "session__title")
+    raw_id_fields = ("session", "user", "reply_to")
+    readonly_fields = (
+        "id", "created_at", "updated_at", "processing_started_at", "processing_completed_at",
+        "heartbeat_at", "attempts", "usage",
+    )  # fmt: skip
+    actions = ["retry_messages", "cancel_messages"]
+
+    @admin.display(description="content")
+    def short_content(self, obj) -> str:
+        return obj.content[:80]
+
+    @admin.display(ordering="session__mode", description="mode")
+    def mode(self, obj) -> str:
+        return obj.session.mode
+
+    def _apply(self, request, queryset, action, verb: str) -> None:
+        done, refused = 0, 0
+        for message in queryset:
+            try:
+                action(message=message)
+                done += 1
+            except Conflict:
+                refused += 1
+        self.message_user(request, f"{verb} {done} message(s).")
+        if refused:
+            self.message_user(request, f"{refused} message(s) could not be {verb.lower()}.", messages.WARNING)
+
+    @admin.action(description="Retry the selected failed or cancelled messages")
+    def retry_messages(self, request, queryset):
+        self._apply(request, queryset, services.message_retry, "Retried")
+
+    @admin.action(description="Cancel the selected pending or processing messages")
+    def cancel_messages(self, request, queryset):
+        self._apply(request, queryset, services.message_cancel, "Cancelled")
+
+
+class DisclaimerForm(forms.ModelForm):
+    activate = forms.BooleanField(required=False, label="Make this the active disclaimer")
+
+    class Meta:
+        model = Disclaimer
+        fields = ["version", "text"]
+
+
+@admin.register(Disclaimer)
+class DisclaimerAdmin(admin.ModelAdmin):
+    form = DisclaimerForm
+    list_display = ("version", "is_active", "created_at")
+    readonly_fields = ("is_active",)
+    actions = ["activate"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("activate"):
+            services.disclaimer_activate(disclaimer=obj)
+
+    @admin.action(description="Make the selected disclaimer the active one")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one disclaimer.", messages.WARNING)
+            return
+        services.disclaimer_activate(disclaimer=queryset.get())
+
+
+@admin.register(AIUsage)
+class AIUsageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "project", "source", "model", "total_tokens")
+    list_filter = ("source", "model")
+    list_select_related = ("user", "project")
+    search_fields = ("user__username", "model")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

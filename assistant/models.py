@@ -1,4 +1,7 @@
-"""The site objects the assistant works on: projects, workflows, jobs and their runs."""
+"""The site objects the assistant works on (projects, workflows, jobs, runs) and its own
+state: chat sessions and messages, disclaimers, and usage."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -69,3 +72,196 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.job}"
+
+
+def title_max_length() -> int:
+    """The longest a session title may be."""
+    return 40
+
+
+class ChatSession(models.Model):
+    """A conversation of one user with the assistant, in one mode, about one object."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=title_max_length(), blank=True)
+    mode = models.CharField(max_length=64, help_text="A registered mode id.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
+    )
+    workflow = models.ForeignKey(
+        Workflow, null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
+    )
+    is_public = models.BooleanField(default=False)
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["job", "updated_at"], name="session_job_updated"),
+            models.Index(fields=["project", "workflow", "updated_at"], name="session_project_updated"),
+            models.Index(fields=["user", "updated_at"], name="session_user_updated"),
+            models.Index(fields=["updated_at"], name="session_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(mode="job_code") | models.Q(job__isnull=False),
+                name="job_session_has_job",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(mode="workflow_template") | models.Q(project__isnull=False),
+                name="workflow_session_has_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Session {self.pk}"
+
+
+class ChatMessage(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        SUCCESS = "success"
+        ERROR = "error"
+        CANCELLED = "cancelled"
+
+    #: Longest content a user may send.
+    MAX_LENGTH = 10_000
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    code = models.TextField(null=True, blank=True, help_text="YAML or suggested code.")  # noqa: DJ001
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="chat_messages",
+    )
+    error = models.TextField(blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    reply_to = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reply",
+        help_text="The user message this assistant message answers.",
+    )
+    #: Processing attempts since the message was last queued by a person.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    processing_completed_at = models.DateTimeField(null=True, blank=True)
+    #: Touched by the worker while it streams; a stale one means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    #: When the status last changed.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["session", "created_at"], name="message_session_created"),
+            models.Index(
+                fields=["status", "updated_at"],
+                name="message_unfinished",
+                condition=models.Q(status__in=["pending", "processing"]),
+            ),
+            models.Index(fields=["status", "created_at"], name="message_status_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role="assistant") | models.Q(user__isnull=False),
+                name="user_message_has_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "processing", "success", "error", "cancelled"]),
+                name="message_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
+
+
+class Disclaimer(models.Model):
+    """The text a user accepts before using the assistant; one version is active."""
+
+    version = models.PositiveIntegerField(unique=True)
+    text = models.TextField()
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_disclaimer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Disclaimer v{self.version}"
+
+
+class DisclaimerAcceptance(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="disclaimer_acceptances"
+    )
+    disclaimer = models.ForeignKey(Disclaimer, on_delete=models.CASCADE, related_name="acceptances")
+    accepted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "disclaimer"], name="one_acceptance_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted v{self.disclaimer_id} at {self.accepted_at:%Y-%m-%d %H:%M}"
+
+
+class AIUsage(models.Model):
+    """Tokens one model call used; summed for limits and reports."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ai_usage")
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="ai_usage"
+    )
+    session = models.ForeignKey(
+        ChatSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_rows"
+    )
+    message = models.ForeignKey(
+        ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_rows"
+    )
+    source = models.CharField(max_length=32, default="chat")
+    model = models.CharField(max_length=255, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "AI usage"
+        verbose_name_plural = "AI usage"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="usage_user_created"),
+            models.Index(fields=["project", "created_at"], name="usage_project_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.total_tokens} tokens by {self.user}"

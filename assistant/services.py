@@ -1,19 +1,57 @@
-"""Every change to assistant state goes through these functions."""
+"""Every change to assistant state goes through these functions.
+
+Views, consumers, tasks, admin actions and commands call them; they validate, write
+atomically, and tell clients (``realtime.publish``) and workers (``dispatch``) only
+after the commit.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+from typing import Any
+
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from rest_framework import exceptions
 
-from . import llm
+from . import llm, realtime
+from .conf import assistant_settings
+from .dispatch import enqueue_message
+from .exceptions import Conflict, InvalidStatus, UsageLimitReached
+from .models import (
+    AIUsage,
+    ChatMessage,
+    ChatSession,
+    Disclaimer,
+    DisclaimerAcceptance,
+    Job,
+    Project,
+    Workflow,
+    title_max_length,
+)
+from .serializers import message_data
 
 #: Seconds a probe of the model endpoint is trusted before the next one.
 ENDPOINT_PROBE_TTL = 30
+#: How long an accepted disclaimer stays accepted.
+DISCLAIMER_VALIDITY = timedelta(hours=24)
+#: Longest an assistant answer may be.
+ASSISTANT_MAX_LENGTH = 100_000
+TITLE_TRAILING = ".!?,;:"
+
+Status = ChatMessage.Status
+Role = ChatMessage.Role
+
+
+# --- The assistant's availability ------------------------------------------------
 
 
 def assistant_enabled() -> bool:
-    """The assistant is usable when a model endpoint and its key are configured."""
-    return bool(settings.OPENAI_API_KEY)
+    """Usable when a model is configured: the demo model, or an endpoint key."""
+    return llm.is_demo() or bool(settings.OPENAI_API_KEY)
 
 
 def assistant_endpoint_available() -> bool:
@@ -26,3 +64,376 @@ def assistant_endpoint_available() -> bool:
         available = llm.endpoint_answers()
         cache.set(key, available, ENDPOINT_PROBE_TTL)
     return available
+
+
+# --- Sessions ---------------------------------------------------------------------
+
+
+def session_title(content: str) -> str:
+    """A title from the first message: whole words while they fit in the maximum
+    length, one long word cut to it, trailing punctuation removed."""
+    limit = title_max_length()
+    words = content.split()
+    title = ""
+    for word in words:
+        candidate = f"{title} {word}" if title else word
+        if len(candidate) > limit:
+            break
+        title = candidate
+    if not title and words:
+        title = words[0][:limit]
+    return title.rstrip(TITLE_TRAILING).strip()
+
+
+def session_create(
+    *,
+    mode: str,
+    user,
+    content: str,
+    job: Job | None = None,
+    project: Project | None = None,
+    workflow: Workflow | None = None,
+    meta: dict[str, Any] | None = None,
+    code: str | None = None,
+) -> ChatSession:
+    """A session and its first (pending) user message, in one transaction."""
+    if mode == "job_code" and job is None:
+        raise exceptions.ValidationError({"job": ["A job session needs a job."]})
+    if mode == "workflow_template" and project is None:
+        raise exceptions.ValidationError({"project": ["A workflow session needs a project."]})
+    if workflow is not None and project is not None and workflow.project_id != project.pk:
+        raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
+    if job is not None and project is None:
+        project = job.workflow.project
+    with transaction.atomic():
+        session = ChatSession.objects.create(
+            mode=mode,
+            user=user,
+            job=job,
+            project=project,
+            workflow=workflow,
+            title=session_title(content),
+            meta=meta or {},
+        )
+        message_save(session=session, role=Role.USER, content=content, user=user, code=code)
+    return session
+
+
+def session_create_for_job(*, job: Job, user, content: str, meta=None, code=None) -> ChatSession:
+    return session_create(mode="job_code", user=user, content=content, job=job, meta=meta, code=code)
+
+
+def session_create_for_workflow(
+    *, project: Project, workflow: Workflow | None, user, content: str, meta=None, code=None
+) -> ChatSession:
+    return session_create(
+        mode="workflow_template",
+        user=user,
+        content=content,
+        project=project,
+        workflow=workflow,
+        meta=meta,
+        code=code,
+    )
+
+
+def session_associate_workflow(*, session: ChatSession, workflow: Workflow) -> ChatSession:
+    """Link the workflow a session generated to it, for later turns."""
+    if session.project_id is not None and workflow.project_id != session.project_id:
+        raise exceptions.ValidationError({"workflow": ["The workflow is not in this session's project."]})
+    session.workflow = workflow
+    session.save(update_fields=["workflow", "updated_at"])
+    return session
+
+
+def session_rename(*, session: ChatSession, title: str) -> ChatSession:
+    title = title.strip()
+    if not title or len(title) > title_max_length():
+        raise exceptions.ValidationError(
+            {"title": [f"Give a title of 1 to {title_max_length()} characters."]}
+        )
+    session.title = title
+    session.save(update_fields=["title", "updated_at"])
+    return session
+
+
+def session_delete(*, session: ChatSession) -> None:
+    session.delete()
+
+
+# --- Messages ---------------------------------------------------------------------
+
+
+def _validate_content(role: str, content: Any) -> None:
+    limit = ChatMessage.MAX_LENGTH if role == Role.USER else ASSISTANT_MAX_LENGTH
+    if not isinstance(content, str) or not 1 <= len(content) <= limit:
+        raise exceptions.ValidationError({"content": [f"Ensure the message has 1 to {limit:,} characters."]})
+
+
+def message_save(
+    *,
+    session: ChatSession,
+    role: str,
+    content: str,
+    user=None,
+    code: str | None = None,
+    status: str | None = None,
+    usage: dict[str, int] | None = None,
+    meta: dict[str, Any] | None = None,
+    message_meta: dict[str, Any] | None = None,
+    reply_to: ChatMessage | None = None,
+    model: str = "",
+    announce: bool = True,
+) -> ChatMessage:
+    """Insert a message, merge ``meta`` into the session's, count an assistant
+    message's usage, and queue a pending user message once committed. All or nothing.
+
+    ``announce=False`` leaves telling clients to the caller (processing announces a
+    reply as ``message.completed``)."""
+    if role not in Role.values:
+        raise exceptions.ValidationError({"role": [f"Use one of {', '.join(Role.values)}."]})
+    _validate_content(role, content)
+    if role == Role.USER and user is None:
+        raise exceptions.ValidationError({"user": ["A user message needs its user."]})
+    status = status or (Status.PENDING if role == Role.USER else Status.SUCCESS)
+    if status not in Status.values:
+        raise InvalidStatus(status)
+    if role == Role.USER and status == Status.PENDING:
+        usage_check(user=user, project=_project_of(session))
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            session=session,
+            role=role,
+            content=content,
+            code=code,
+            status=status,
+            user=user,
+            usage=usage or {},
+            meta=message_meta or {},
+            reply_to=reply_to,
+        )
+        if meta:
+            session.meta = {**session.meta, **meta}
+        session.save(update_fields=["meta", "updated_at"])
+        if role == Role.ASSISTANT and usage:
+            usage_record(user=session.user, session=session, message=message, usage=usage, model=model)
+        if announce:
+            data = message_data(message)
+            transaction.on_commit(lambda: realtime.publish(session.pk, "message.created", message=data))
+        if role == Role.USER and status == Status.PENDING:
+            transaction.on_commit(lambda: enqueue_message(message.pk))
+    return message
+
+
+def message_send(*, session: ChatSession, user, content: str, options: dict | None = None) -> ChatMessage:
+    """A user's new message in an existing session; its options (for instance
+    ``{"logs": true}``) are kept on the message for the mode's query."""
+    return message_save(
+        session=session,
+        role=Role.USER,
+        content=content,
+        user=user,
+        message_meta={"options": options} if options else None,
+    )
+
+
+def message_update_status(*, message: ChatMessage, status: str, error: str | None = None) -> ChatMessage:
+    """Set a message's status (and error text); an unknown status raises ``InvalidStatus``."""
+    if status not in Status.values:
+        raise InvalidStatus(f"{status!r} is not a message status")
+    message.status = status
+    if error is not None:
+        message.error = error
+    message.save(update_fields=["status", "error", "updated_at"])
+    _publish_status(message)
+    return message
+
+
+def _publish_status(message: ChatMessage) -> None:
+    transaction.on_commit(
+        lambda: realtime.publish(
+            message.session_id,
+            "message.status",
+            message_id=str(message.pk),
+            status=message.status,
+            error=message.error,
+        )
+    )
+
+
+def message_retry(*, message: ChatMessage) -> ChatMessage:
+    """Back to pending and queued again, atomically. Only failed or cancelled messages."""
+    with transaction.atomic():
+        locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
+        if locked.role != Role.USER or locked.status not in (Status.ERROR, Status.CANCELLED):
+            raise Conflict("Only a failed or cancelled user message can be retried.")
+        usage_check(user=locked.user, project=_project_of(locked.session))
+        locked.status = Status.PENDING
+        locked.error = ""
+        locked.attempts = 0
+        locked.processing_started_at = locked.processing_completed_at = locked.heartbeat_at = None
+        locked.save()
+        cache.delete(cancel_key(locked.pk))
+        _publish_status(locked)
+        transaction.on_commit(lambda: enqueue_message(locked.pk))
+    return locked
+
+
+def cancel_key(message_id) -> str:
+    return f"assistant:cancel:{message_id}"
+
+
+def message_cancel(*, message: ChatMessage) -> ChatMessage:
+    """Cancel a pending or processing message; its worker stops streaming within a
+    second and saves no reply."""
+    with transaction.atomic():
+        locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
+        if locked.status not in (Status.PENDING, Status.PROCESSING):
+            raise Conflict("Only a pending or processing message can be cancelled.")
+        locked.status = Status.CANCELLED
+        locked.processing_completed_at = timezone.now()
+        locked.save(update_fields=["status", "processing_completed_at", "updated_at"])
+        cache.set(cancel_key(locked.pk), True, 3600)
+        _publish_status(locked)
+    return locked
+
+
+# --- Disclaimer -------------------------------------------------------------------
+
+
+def disclaimer_active() -> Disclaimer | None:
+    return Disclaimer.objects.filter(is_active=True).first()
+
+
+@transaction.atomic
+def disclaimer_activate(*, disclaimer: Disclaimer) -> Disclaimer:
+    """Make ``disclaimer`` the one active version; users must accept it anew."""
+    Disclaimer.objects.filter(is_active=True).exclude(pk=disclaimer.pk).update(is_active=False)
+    Disclaimer.objects.filter(pk=disclaimer.pk).update(is_active=True)
+    disclaimer.is_active = True
+    return disclaimer
+
+
+def disclaimer_mark_read(*, user) -> DisclaimerAcceptance:
+    """Record that the user accepted the active disclaimer now."""
+    disclaimer = disclaimer_active()
+    if disclaimer is None:
+        raise Conflict("There is no active disclaimer to accept.")
+    acceptance, _ = DisclaimerAcceptance.objects.update_or_create(
+        user=user, disclaimer=disclaimer, defaults={"accepted_at": timezone.now()}
+    )
+    return acceptance
+
+
+def disclaimer_read_recently(*, user, now=None) -> bool:
+    """Accepted the active version less than 24 hours ago (exactly 24 hours is too old)."""
+    now = now or timezone.now()
+    return DisclaimerAcceptance.objects.filter(
+        user=user, disclaimer__is_active=True, accepted_at__gt=now - DISCLAIMER_VALIDITY
+    ).exists()
+
+
+# --- Usage ------------------------------------------------------------------------
+
+
+def _project_of(session: ChatSession) -> Project | None:
+    if session.project_id is not None:
+        return session.project
+    if session.job_id is not None:
+        return session.job.workflow.project
+    return None
+
+
+def usage_period_start(now=None):
+    now = (now or timezone.now()).astimezone(UTC)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if assistant_settings.USAGE_PERIOD == "month":
+        start = start.replace(day=1)
+    return start
+
+
+def usage_total(*, user=None, project=None, since=None) -> int:
+    rows = AIUsage.objects.filter(created_at__gte=since or usage_period_start())
+    rows = rows.filter(user=user) if user is not None else rows.filter(project=project)
+    return rows.aggregate(total=Sum("total_tokens"))["total"] or 0
+
+
+def usage_limit_reached(*, user, project=None) -> bool:
+    user_limit = assistant_settings.USER_TOKEN_LIMIT
+    project_limit = assistant_settings.PROJECT_TOKEN_LIMIT
+    if user_limit is not None and usage_total(user=user) >= user_limit:
+        return True
+    return project is not None and project_limit is not None and usage_total(project=project) >= project_limit
+
+
+def usage_check(*, user, project=None) -> None:
+    """Raise ``UsageLimitReached`` when the user's or the project's quota is used up."""
+    if usage_limit_reached(user=user, project=project):
+        raise UsageLimitReached()
+
+
+def usage_record(
+    *, user, usage: dict[str, int], model: str = "", session=None, message=None, project=None, source="chat"
+) -> AIUsage:
+    if project is None and session is not None:
+        project = _project_of(session)
+    prompt = int(usage.get("prompt_tokens", 0) or 0)
+    completion = int(usage.get("completion_tokens", 0) or 0)
+    return AIUsage.objects.create(
+        user=user,
+        project=project,
+        session=session,
+        message=message,
+        source=source,
+        model=model,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=int(usage.get("total_tokens") or prompt + completion),
+    )
+
+
+# --- Asking the model -------------------------------------------------------------
+
+
+def ai_query_job(
+    *,
+    session: ChatSession,
+    message: ChatMessage,
+    options: dict[str, Any] | None = None,
+    on_delta=None,
+    should_stop=None,
+) -> llm.ChatResult:
+    """Ask for job help with the job's code, adaptor and followed run's log."""
+    from . import prompts, selectors
+
+    selectors.session_enrich_with_job_context(session=session)
+    messages = prompts.job_messages(session, message, options)
+    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+
+
+def ai_query_workflow(
+    *,
+    session: ChatSession,
+    message: ChatMessage,
+    code: str | None = None,
+    errors: list[str] | None = None,
+    on_delta=None,
+    should_stop=None,
+) -> llm.ChatResult:
+    """Ask for a workflow template. ``code`` defaults to the session's latest YAML and
+    ``errors`` to the validation errors of the last attempt."""
+    from . import prompts
+
+    if code is None or errors is None:
+        last = (
+            session.messages.filter(role=Role.ASSISTANT, status=Status.SUCCESS, code__isnull=False)
+            .order_by("-created_at")
+            .only("code", "meta")
+            .first()
+        )
+        if code is None:
+            code = last.code if last else (session.workflow.spec if session.workflow_id else None)
+        if errors is None:
+            errors = (last.meta or {}).get("validation_errors") if last else None
+    messages = prompts.workflow_messages(session, message, code=code, errors=errors)
+    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)

@@ -10,7 +10,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import WebsocketAuthMiddlewareStack  # noqa: E402
+from assistant.dispatch import start_in_process_sweeper  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+
+# On the embedded default the web process also rescues stuck messages.
+start_in_process_sweeper()
 
 application = ProtocolTypeRouter(
     {

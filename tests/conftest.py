@@ -51,6 +51,48 @@ def _generous_throttles(monkeypatch):
 
 
 @pytest.fixture
+def model_server(settings):
+    """A scripted OpenAI-compatible server on a local port, and the settings that
+    point the product at it."""
+    from tests.llm_server import ModelServer
+
+    server = ModelServer().start()
+    settings.OPENAI_BASE_URL = server.url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_MODEL = "test-model"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Backoff in milliseconds instead of seconds."""
+    settings.ASSISTANT = {**getattr(settings, "ASSISTANT", {}), "BACKOFF": 0.01, "BACKOFF_MAX": 0.05}
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list[str]:
+    """Message ids handed to the workers (instead of processing them)."""
+    calls: list[str] = []
+
+    def record(message_id, **kwargs):
+        calls.append(str(message_id))
+
+    for module in ("assistant.services", "assistant.processing"):
+        monkeypatch.setattr(f"{module}.enqueue_message", record)
+    return calls
+
+
+@pytest.fixture
+def events():
+    """Every realtime event published during the test."""
+    from assistant.realtime import capture_events
+
+    with capture_events() as captured:
+        yield captured
+
+
+@pytest.fixture
 def make_user(django_user_model):
     counter = iter(range(1, 10**6))
 

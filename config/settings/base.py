@@ -10,6 +10,7 @@ DEBUG = cfg.DEBUG
 SECRET_KEY = cfg.SECRET_KEY
 ALLOWED_HOSTS = cfg.ALLOWED_HOSTS
 TASKS_IN_PROCESS = cfg.TASKS_IN_PROCESS
+REDIS_URL = cfg.REDIS_URL
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -142,5 +143,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": cfg.LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The SDK's HTTP client logs every request at INFO.
+        "httpx2": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

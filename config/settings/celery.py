@@ -24,3 +24,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# Model calls wait on the network, so a worker runs them on threads: one worker
+# process streams many answers at once.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = cfg.CELERY_WORKER_CONCURRENCY
+CELERY_BEAT_SCHEDULE = {
+    "assistant-sweep-stuck-messages": {
+        "task": "assistant.tasks.sweep_stuck_messages",
+        "schedule": 60.0,
+    },
+}

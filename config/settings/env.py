@@ -28,6 +28,8 @@ if ENV_FILE:
     env.read_env(ENV_FILE, recurse=False, override=False)
 
 
+#: OPENAI_BASE_URL value for the built-in offline demo model.
+DEMO_MODEL = "demo"
 DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
 
 
@@ -60,6 +62,11 @@ def _http_url(value) -> None:
         URL(schemes={"http", "https"}, require_tld=False)(value)
 
 
+def _model_url(value) -> None:
+    if value != DEMO_MODEL:
+        _http_url(value)
+
+
 DATA_DIR = env.path("DATA_DIR", BASE_DIR / ".data")
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", None)
@@ -71,9 +78,16 @@ CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", None, validate=_scheme("redis", "rediss", "amqp", "amqps", "sqs")
 )
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", None)
-OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", None, validate=_http_url)
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", None, validate=_model_url)
 OPENAI_MODEL = env.str("OPENAI_MODEL", None)
 NOTIFY_URL = env.str("NOTIFY_URL", None, validate=_http_url)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 100, validate=lambda n: n > 0)
+AI_USER_TOKEN_LIMIT = env.int("AI_USER_TOKEN_LIMIT", None, validate=lambda n: n is None or n > 0)
+AI_PROJECT_TOKEN_LIMIT = env.int("AI_PROJECT_TOKEN_LIMIT", None, validate=lambda n: n is None or n > 0)
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", 3, validate=lambda n: n >= 0)
+AI_RETRY_BACKOFF = env.float("AI_RETRY_BACKOFF", 2.0, validate=lambda n: n > 0)
+AI_STUCK_AFTER = env.float("AI_STUCK_AFTER", 120.0, validate=lambda n: n > 0)
+AI_USAGE_PERIOD = env.str("AI_USAGE_PERIOD", "month", validate=OneOf(["day", "month"]))
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
 
 try:
@@ -106,4 +120,6 @@ def _local_secret(name: str) -> str:
 
 
 SECRET_KEY = SECRET_KEY or _local_secret("secret_key")
+# With no model endpoint and no key, the offline demo model answers.
+OPENAI_BASE_URL = OPENAI_BASE_URL or (None if OPENAI_API_KEY else DEMO_MODEL)
 JWT_SIGNING_KEY = JWT_SIGNING_KEY or SECRET_KEY

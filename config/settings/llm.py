@@ -1,10 +1,21 @@
-"""The model endpoint: any OpenAI-compatible server."""
+"""The model endpoint (any OpenAI-compatible server) and the assistant's own settings."""
 
 from . import env as cfg
 
-OPENAI_API_KEY = cfg.OPENAI_API_KEY
+#: ``"demo"`` is the built-in offline demo model; None is OpenAI's own API.
 OPENAI_BASE_URL = cfg.OPENAI_BASE_URL
-OPENAI_MODEL = cfg.OPENAI_MODEL or "gpt-4o-mini"
+OPENAI_API_KEY = cfg.OPENAI_API_KEY
+OPENAI_MODEL = cfg.OPENAI_MODEL or ("demo" if cfg.OPENAI_BASE_URL == cfg.DEMO_MODEL else "gpt-4o-mini")
 #: Seconds to open a connection to the model server, and to wait for each read.
 OPENAI_CONNECT_TIMEOUT = 5.0
 OPENAI_READ_TIMEOUT = 60.0
+
+# See assistant/conf.py for every key and its default.
+ASSISTANT = {
+    "MAX_RETRIES": cfg.AI_MAX_RETRIES,
+    "BACKOFF": cfg.AI_RETRY_BACKOFF,
+    "STUCK_AFTER": cfg.AI_STUCK_AFTER,
+    "USER_TOKEN_LIMIT": cfg.AI_USER_TOKEN_LIMIT,
+    "PROJECT_TOKEN_LIMIT": cfg.AI_PROJECT_TOKEN_LIMIT,
+    "USAGE_PERIOD": cfg.AI_USAGE_PERIOD,
+}

@@ -14,10 +14,24 @@ def fresh_probe():
 
 
 def test_health_needs_no_auth_and_says_disabled_without_a_key(api_client, settings):
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
     settings.OPENAI_API_KEY = None
     response = api_client.get("/api/health/")
     assert response.status_code == 200
     assert response.json() == {"enabled": False, "endpoint_available": False}
+
+
+def test_the_demo_model_is_enabled_and_answers(api_client, settings):
+    settings.OPENAI_BASE_URL = "demo"
+    settings.OPENAI_API_KEY = None
+    assert api_client.get("/api/health/").json() == {"enabled": True, "endpoint_available": True}
+
+
+def test_a_real_endpoint_that_answers_is_available(api_client, model_server):
+    assert api_client.get("/api/health/").json() == {"enabled": True, "endpoint_available": True}
+    model_server.stop()
+    cache.delete("assistant:endpoint-available")
+    assert api_client.get("/api/health/").json() == {"enabled": True, "endpoint_available": False}
 
 
 def test_health_probes_the_endpoint_once_per_interval(api_client, settings, monkeypatch):

@@ -1,0 +1,118 @@
+"""The offline demo model: what answers when no model endpoint is configured.
+
+It is reached through the real ``openai`` SDK over the OpenAI protocol (an HTTP
+transport of the SDK's own client, no network), streamed token by token, so the
+embedded default takes exactly the production code path: request building,
+streaming, usage from the last chunk, and saving. Every answer says plainly that it
+comes from the demo model. Asked for workflow YAML, it answers with a valid workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+
+from .openai_protocol import completion, models_list, split_into_chunks, stream_events, usage_for
+
+MODEL = "demo"
+DEMO_CHUNK_DELAY = 0.02
+INTRO = "This is the offline demo model: no AI service is configured, so this answer is canned."
+
+WORKFLOW_YAML = """\
+name: {name}
+jobs:
+  fetch-data:
+    name: Fetch data
+    adaptor: "@openfn/language-http@latest"
+    body: |
+      get('https://example.org/api/items');
+  send-data:
+    name: Send data
+    adaptor: "@openfn/language-common@latest"
+    body: |
+      fn(state => state);
+triggers:
+  webhook:
+    type: webhook
+edges:
+  - source_trigger: webhook
+    target_job: fetch-data
+  - source_job: fetch-data
+    target_job: send-data
+    condition: on_job_success
+"""
+
+
+def _workflow_name(question: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", question)[:4]
+    return " ".join(w.capitalize() for w in words) or "Demo workflow"
+
+
+def answer(messages: list[dict[str, Any]]) -> str:
+    """The demo's deterministic answer to a conversation."""
+    system = " ".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    users = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+    question = users[-1] if users else ""
+    first_line = question.strip().splitlines()[0] if question.strip() else ""
+    if re.search(r"workflow", system, re.I) and re.search(r"yaml", system, re.I):
+        yaml = WORKFLOW_YAML.format(name=_workflow_name(first_line))
+        return (
+            f"{INTRO} Here is a workflow for “{first_line[:80]}”:\n\n```yaml\n{yaml}```\n\n"
+            "A webhook starts it; the first job fetches data and the second sends it on "
+            "when the first succeeds. Connect a real model to get a workflow built for your request."
+        )
+    adaptor = re.search(r"adaptor (\S+?)\.?(?:\s|$)", system)
+    context = f" Your job uses {adaptor.group(1)}." if adaptor else ""
+    return (
+        f"{INTRO}\n\nYou asked: “{first_line[:200]}”.{context} A real model would now look at "
+        "your job's code and its last run's log and suggest a fix. Set OPENAI_API_KEY (and "
+        "OPENAI_BASE_URL for a local or hosted OpenAI-compatible server) to get real answers."
+    )
+
+
+class _SlowStream(httpx2.SyncByteStream):
+    def __init__(self, frames: Iterator[bytes], delay: float) -> None:
+        self.frames, self.delay = frames, delay
+
+    def __iter__(self) -> Iterator[bytes]:
+        for frame in self.frames:
+            yield frame
+            if self.delay:
+                time.sleep(self.delay)
+
+
+def _handle(request: httpx2.Request) -> httpx2.Response:
+    if request.method == "GET" and request.url.path.endswith("/models"):
+        return httpx2.Response(200, json=models_list([MODEL]))
+    if request.method == "POST" and request.url.path.endswith("/chat/completions"):
+        body = json.loads(request.content or b"{}")
+        messages = body.get("messages") or []
+        text = answer(messages)
+        usage = usage_for(messages, text)
+        if not body.get("stream"):
+            return httpx2.Response(200, json=completion(text=text, model=MODEL, usage=usage))
+        frames = stream_events(
+            text_chunks=split_into_chunks(text),
+            model=MODEL,
+            usage=usage,
+            include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+        )
+        return httpx2.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=_SlowStream(frames, DEMO_CHUNK_DELAY),
+        )
+    return httpx2.Response(404, json={"error": {"message": "Not found", "type": "invalid_request_error"}})
+
+
+def demo_transport() -> httpx2.BaseTransport:
+    return httpx2.MockTransport(_handle)
+
+
+def demo_http_client() -> httpx2.Client:
+    return httpx2.Client(transport=demo_transport())

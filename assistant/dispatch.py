@@ -1,0 +1,93 @@
+"""Handing a message to whatever processes it: Celery with a broker, else a thread
+pool of this process (the embedded default). Both run ``processing.message_process``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from .conf import assistant_settings
+
+logger = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def backoff(retries_done: int) -> float:
+    """Seconds before the next try: exponential, capped, with full jitter on the upper half."""
+    ceiling = min(assistant_settings.BACKOFF_MAX, assistant_settings.BACKOFF * 2**retries_done)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def enqueue_message(message_id, *, countdown: float = 0, retries_done: int = 0) -> None:
+    """Start processing ``message_id``. Call it after the commit that made it pending."""
+    if settings.TASKS_IN_PROCESS:
+        _pool().submit(_run_in_process, str(message_id), countdown, retries_done)
+        return
+    from .tasks import process_message
+
+    process_message.apply_async(args=[str(message_id)], countdown=countdown or None, retries=retries_done)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=assistant_settings.IN_PROCESS_WORKERS, thread_name_prefix="assistant"
+            )
+        return _executor
+
+
+def _run_in_process(message_id: str, countdown: float, retries_done: int) -> None:
+    from .processing import message_process
+
+    try:
+        while True:
+            if countdown:
+                time.sleep(countdown)
+            close_old_connections()
+            outcome = message_process(message_id=message_id, retries_done=retries_done)
+            if outcome.retry_in is None:
+                return
+            countdown, retries_done = outcome.retry_in, retries_done + 1
+    except Exception:
+        logger.exception("Processing message %s failed", message_id)
+    finally:
+        connections.close_all()
+
+
+_sweeper_started = False
+
+
+def start_in_process_sweeper() -> None:
+    """On the embedded default, sweep for stuck messages from a thread of the web
+    process every SWEEP_INTERVAL (Celery beat does it otherwise). Starts once."""
+    global _sweeper_started
+    with _executor_lock:
+        if _sweeper_started or not settings.TASKS_IN_PROCESS:
+            return
+        _sweeper_started = True
+    threading.Thread(target=_sweep_forever, name="assistant-sweeper", daemon=True).start()
+
+
+def _sweep_forever() -> None:
+    from .processing import message_sweep
+
+    time.sleep(5)  # let the server finish starting
+    while True:
+        try:
+            close_old_connections()
+            message_sweep()
+        except Exception:
+            logger.exception("Sweeping for stuck messages failed")
+        finally:
+            connections.close_all()
+        time.sleep(assistant_settings.SWEEP_INTERVAL)

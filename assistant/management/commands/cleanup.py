@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from assistant.conf import assistant_settings
+from assistant.durations import parse_duration
+from assistant.models import AIUsage, ChatSession
+
+
+class Command(BaseCommand):
+    help = "Delete chat sessions (with their messages) and usage rows older than the retention period."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=parse_duration,
+            help="age past which rows go (default: ASSISTANT['RETENTION_DAYS'] days)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
+
+    def handle(self, *args, older_than, dry_run, **options):
+        cutoff = timezone.now() - (older_than or timezone.timedelta(days=assistant_settings.RETENTION_DAYS))
+        targets = {
+            "chat sessions": ChatSession.objects.filter(updated_at__lt=cutoff),
+            "usage rows": AIUsage.objects.filter(created_at__lt=cutoff),
+        }
+        verb = "would delete" if dry_run else "deleted"
+        with transaction.atomic():
+            for name, rows in targets.items():
+                count = rows.count() if dry_run else rows.delete()[1].get(rows.model._meta.label, 0)
+                self.stdout.write(f"{verb} {count} {name} last changed before {cutoff:%Y-%m-%d %H:%M} UTC")

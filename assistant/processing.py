@@ -1,0 +1,261 @@
+"""The path of one user message through the model, shared by Celery and the
+embedded thread pool, and the sweeper that rescues messages whose worker died."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import llm, realtime, services
+from .conf import assistant_settings
+from .dispatch import backoff, enqueue_message
+from .exceptions import INTERRUPTED_TEXT, USAGE_LIMIT_TEXT
+from .models import ChatMessage, ChatSession
+from .serializers import message_data
+
+logger = logging.getLogger(__name__)
+Status = ChatMessage.Status
+Role = ChatMessage.Role
+EMPTY_ANSWER_TEXT = "The assistant returned an empty answer. Please try again."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # skipped, success, error, cancelled, retry
+    retry_in: float | None = None
+
+
+def message_claim(*, message_id) -> ChatMessage | None:
+    """Take the message for processing (pending -> processing) atomically, or take
+    over one whose worker stopped beating. None when another worker has it or it is
+    no longer waiting: a duplicate delivery does nothing."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=assistant_settings.STUCK_AFTER)
+    claimed = (
+        ChatMessage.objects.filter(pk=message_id, role=Role.USER)
+        .filter(Q(status=Status.PENDING) | Q(status=Status.PROCESSING, heartbeat_at__lt=stale))
+        .update(
+            status=Status.PROCESSING,
+            processing_started_at=now,
+            processing_completed_at=None,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    return ChatMessage.objects.select_related(
+        "user", "session", "session__user", "session__job__workflow__project", "session__project",
+        "session__workflow",
+    ).get(pk=message_id)  # fmt: skip
+
+
+def _publish_status(message: ChatMessage, status: str, error: str = "") -> None:
+    realtime.publish(
+        message.session_id, "message.status", message_id=str(message.pk), status=status, error=error
+    )
+
+
+def message_fail(*, message: ChatMessage, error: str, from_status: str = Status.PROCESSING) -> bool:
+    """Mark the message failed with a readable ``error`` unless it moved on meanwhile."""
+    failed = ChatMessage.objects.filter(pk=message.pk, status=from_status).update(
+        status=Status.ERROR, error=error, processing_completed_at=timezone.now(), updated_at=timezone.now()
+    )
+    if failed:
+        _publish_status(message, Status.ERROR, error)
+        realtime.publish(message.session_id, "message.error", message_id=str(message.pk), error=error)
+    return bool(failed)
+
+
+class _Watcher:
+    """``should_stop`` for the stream: true once the message was cancelled. Checks the
+    cancel flag every CANCEL_CHECK_INTERVAL and beats every HEARTBEAT_INTERVAL."""
+
+    def __init__(self, message_id) -> None:
+        self.message_id = message_id
+        self.next_check = 0.0
+        self.next_beat = time.monotonic() + assistant_settings.HEARTBEAT_INTERVAL
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now >= self.next_check:
+            self.next_check = now + assistant_settings.CANCEL_CHECK_INTERVAL
+            if cache.get(services.cancel_key(self.message_id)):
+                return True
+        if now >= self.next_beat:
+            self.next_beat = now + assistant_settings.HEARTBEAT_INTERVAL
+            beating = ChatMessage.objects.filter(pk=self.message_id, status=Status.PROCESSING).update(
+                heartbeat_at=timezone.now()
+            )
+            _release_connection()
+            if not beating:
+                return True
+        return False
+
+
+def _release_connection() -> None:
+    """Give the database connection back while the model talks (a worker streams many
+    answers at once on threads); Django reconnects on the next query."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _query(session: ChatSession, message: ChatMessage, *, on_delta, should_stop) -> llm.ChatResult:
+    options = (message.meta or {}).get("options") or {}
+    if session.mode == "job_code":
+        return services.ai_query_job(
+            session=session, message=message, options=options, on_delta=on_delta, should_stop=should_stop
+        )
+    if session.mode == "workflow_template":
+        return services.ai_query_workflow(
+            session=session, message=message, on_delta=on_delta, should_stop=should_stop
+        )
+    from .prompts import plain_messages
+
+    return llm.stream_chat(plain_messages(session, message), on_delta=on_delta, should_stop=should_stop)
+
+
+def message_process(*, message_id, retries_done: int = 0) -> Outcome:
+    """Process one user message: claim it, stream the model's answer as ``token``
+    events, and save the reply; or schedule a retry, or fail it with a readable error."""
+    message = message_claim(message_id=message_id)
+    if message is None:
+        return Outcome("skipped")
+    session = message.session
+    if message.attempts > assistant_settings.MAX_ATTEMPTS:
+        message_fail(message=message, error=INTERRUPTED_TEXT)
+        return Outcome("error")
+    _publish_status(message, Status.PROCESSING)
+    if services.usage_limit_reached(user=message.user, project=services._project_of(session)):
+        message_fail(message=message, error=USAGE_LIMIT_TEXT)
+        return Outcome("error")
+
+    message_id = str(message.pk)
+
+    def on_delta(delta: str) -> None:
+        realtime.publish(session.pk, "token", message_id=message_id, delta=delta)
+
+    try:
+        result = _query(session, message, on_delta=on_delta, should_stop=_Watcher(message.pk))
+    except llm.Cancelled:
+        return Outcome("cancelled")
+    except llm.LLMError as exc:
+        if exc.transient and retries_done < assistant_settings.MAX_RETRIES:
+            return _retry_later(message, exc, retries_done)
+        message_fail(message=message, error=exc.message)
+        return Outcome("error")
+    if not result.content.strip():
+        message_fail(message=message, error=EMPTY_ANSWER_TEXT)
+        return Outcome("error")
+    return _complete(message, result)
+
+
+def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> Outcome:
+    requeued = ChatMessage.objects.filter(pk=message.pk, status=Status.PROCESSING).update(
+        status=Status.PENDING, heartbeat_at=None, updated_at=timezone.now()
+    )
+    if not requeued:
+        return Outcome("cancelled")
+    delay = backoff(retries_done)
+    logger.info("Message %s: %s; retrying in %.1fs", message.pk, exc.message, delay)
+    _publish_status(message, Status.PENDING)
+    return Outcome("retry", retry_in=delay)
+
+
+def _complete(message: ChatMessage, result: llm.ChatResult) -> Outcome:
+    """Save the reply, mark the question answered and count the usage, in one
+    transaction; a message cancelled meanwhile gets no reply."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            ChatMessage.objects.select_for_update()
+            .filter(pk=message.pk, status=Status.PROCESSING)
+            .only("id")
+            .first()
+        )
+        if locked is None:
+            return Outcome("cancelled")
+        reply = services.message_save(
+            session=message.session,
+            role=Role.ASSISTANT,
+            content=result.content,
+            usage=result.usage,
+            model=result.model,
+            reply_to=message,
+            message_meta={"finish_reason": result.finish_reason} if result.finish_reason else None,
+            announce=False,
+        )
+        ChatMessage.objects.filter(pk=message.pk).update(
+            status=Status.SUCCESS, error="", processing_completed_at=now, updated_at=now
+        )
+        data = message_data(reply)
+        transaction.on_commit(
+            lambda: realtime.publish(
+                message.session_id, "message.completed", message=data, reply_to=str(message.pk)
+            )
+        )
+        transaction.on_commit(lambda: _publish_status(message, Status.SUCCESS))
+    return Outcome("success")
+
+
+# --- The sweeper ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepAction:
+    message_id: str
+    session_id: str
+    found: str  # "stuck" (processing, worker silent) or "pending" (never picked up)
+    action: str  # "requeued" or "failed"
+
+
+def message_sweep(
+    *, stuck_after: float | None = None, pending_after: float | None = None, dry_run: bool = False
+) -> list[SweepAction]:
+    """Requeue messages stuck in processing (their worker stopped beating) and pending
+    ones nobody picked up; fail those whose attempts ran out."""
+    now = timezone.now()
+    stuck_before = now - timedelta(
+        seconds=assistant_settings.STUCK_AFTER if stuck_after is None else stuck_after
+    )
+    pending_before = now - timedelta(
+        seconds=assistant_settings.PENDING_AFTER if pending_after is None else pending_after
+    )
+    candidates = (
+        ChatMessage.objects.filter(role=Role.USER)
+        .annotate(last_beat=Coalesce("heartbeat_at", "processing_started_at", "updated_at"))
+        .filter(
+            Q(status=Status.PROCESSING, last_beat__lt=stuck_before)
+            | Q(status=Status.PENDING, updated_at__lt=pending_before)
+        )
+        .only("id", "session_id", "status", "attempts")
+        .order_by("created_at")
+    )
+    actions = []
+    for message in candidates:
+        found = "stuck" if message.status == Status.PROCESSING else "pending"
+        exhausted = message.attempts >= assistant_settings.MAX_ATTEMPTS
+        action = "failed" if exhausted else "requeued"
+        actions.append(SweepAction(str(message.pk), str(message.session_id), found, action))
+        if dry_run:
+            continue
+        if exhausted:
+            message_fail(message=message, error=INTERRUPTED_TEXT, from_status=message.status)
+            continue
+        moved = ChatMessage.objects.filter(pk=message.pk, status=message.status).update(
+            status=Status.PENDING, heartbeat_at=None, updated_at=now
+        )
+        if moved:
+            if found == "stuck":
+                _publish_status(message, Status.PENDING)
+            enqueue_message(message.pk)
+    return actions

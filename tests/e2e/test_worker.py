@@ -1,0 +1,173 @@
+"""The assistant core through a real Celery worker process on Redis and PostgreSQL,
+against the scripted model server."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.management import call_command
+
+from assistant import realtime, services
+from assistant.models import ChatMessage
+from config.celery import app
+from tests import factories as f
+from tests.conftest import ROOT
+from tests.llm_server import Reply
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+Status = ChatMessage.Status
+
+
+class Worker:
+    def __init__(self, env, log_path):
+        self.env, self.log_path, self.process = env, log_path, None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+             "--concurrency", "8", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
+             "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self._wait_for(lambda: " ready." in self.output(), "the worker did not start")
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def _wait_for(self, predicate, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{what}:\n{self.output()}")
+            time.sleep(0.1)
+
+    def kill(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def worker_env(process_env, model_server):
+    app.control.purge()
+    return {
+        **process_env,
+        "OPENAI_BASE_URL": model_server.url,
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_MODEL": "test-model",
+        "AI_RETRY_BACKOFF": "0.2",
+        "AI_MAX_RETRIES": "3",
+    }
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path):
+    started = Worker(worker_env, tmp_path / "worker.log").start()
+    yield started
+    started.stop()
+
+
+def wait_for_status(message, statuses, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message.refresh_from_db()
+        if message.status in statuses:
+            return message
+        time.sleep(0.1)
+    raise AssertionError(f"message still {message.status}")
+
+
+def test_a_posted_message_is_streamed_and_saved(user, model_server, worker):
+    model_server.script(Reply(chunks=["Check ", "the ", "filter ", "call."]))
+    session = f.job_session(user=user)
+    message = wait_for_status(f.first_message(session), {Status.SUCCESS, Status.ERROR})
+    assert message.status == Status.SUCCESS, (message.error, worker.output())
+    assert message.reply.content == "Check the filter call."
+    events = realtime.event_log().read(str(session.pk))
+    tokens = [e["delta"] for e in events if e["type"] == "token"]
+    assert "".join(tokens) == "Check the filter call."
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert events[-1]["type"] == "message.status" and events[-1]["status"] == "success"
+
+
+def test_a_worker_killed_half_way_still_ends_with_exactly_one_reply(
+    user, model_server, worker, worker_env, tmp_path
+):
+    model_server.script(
+        Reply(chunks=[f"word{i} " for i in range(40)], chunk_delay=0.1),
+        Reply(text="The whole answer."),
+    )
+    session = f.job_session(user=user)
+    message = f.first_message(session)
+    deadline = time.monotonic() + 20
+    while not any(e["type"] == "token" for e in realtime.event_log().read(str(session.pk))):
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.05)
+    worker.kill()
+    message.refresh_from_db()
+    assert message.status == Status.PROCESSING
+
+    replacement = Worker(worker_env, tmp_path / "worker2.log").start()
+    try:
+        time.sleep(1.2)
+        call_command("retry_messages", "--stuck", "--stuck-after", "1s")
+        message = wait_for_status(message, {Status.SUCCESS, Status.ERROR})
+        assert message.status == Status.SUCCESS, (message.error, replacement.output())
+    finally:
+        replacement.stop()
+    assert ChatMessage.objects.filter(session=session, role="assistant").count() == 1
+    assert message.reply.content == "The whole answer."
+    assert model_server.calls == 2
+
+
+def test_failing_twice_with_500_then_succeeding_ends_in_success(user, model_server, worker):
+    model_server.script(Reply(status=500), Reply(status=500), Reply(text="Third time lucky."))
+    message = wait_for_status(f.first_message(f.job_session(user=user)), {Status.SUCCESS, Status.ERROR})
+    assert message.status == Status.SUCCESS, worker.output()
+    assert message.reply.content == "Third time lucky."
+    assert model_server.calls == 3
+
+
+def test_failing_always_ends_in_error_with_the_readable_text(user, model_server, worker):
+    model_server.default = Reply(status=503, error="The model is overloaded.")
+    message = wait_for_status(f.first_message(f.job_session(user=user)), {Status.SUCCESS, Status.ERROR})
+    assert (message.status, message.error) == (Status.ERROR, "The model is overloaded.")
+    assert model_server.calls == 4  # the first try and three retries
+    assert not ChatMessage.objects.filter(reply_to=message).exists()
+
+
+def test_the_same_message_delivered_twice_calls_the_model_once(user, model_server, worker, monkeypatch):
+    from assistant.tasks import process_message
+
+    model_server.script(Reply(text="Once.", chunk_delay=0.05))
+    monkeypatch.setattr("assistant.services.enqueue_message", lambda *a, **k: None)
+    message = f.first_message(f.job_session(user=user))
+    process_message.delay(str(message.pk))
+    process_message.delay(str(message.pk))
+    wait_for_status(message, {Status.SUCCESS, Status.ERROR})
+    time.sleep(1)  # let the second delivery finish too
+    assert model_server.calls == 1
+    assert ChatMessage.objects.filter(reply_to=message).count() == 1
+    assert "succeeded" in worker.output() and "'skipped'" in worker.output()
+
+
+def test_a_retried_message_is_processed_again(user, model_server, worker):
+    model_server.script(Reply(status=400, error="Bad request."), Reply(text="Now it works."))
+    message = wait_for_status(f.first_message(f.job_session(user=user)), {Status.SUCCESS, Status.ERROR})
+    assert message.status == Status.ERROR
+    services.message_retry(message=message)
+    message = wait_for_status(message, {Status.SUCCESS})
+    assert message.reply.content == "Now it works."

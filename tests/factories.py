@@ -1,0 +1,55 @@
+"""Rows for tests, made the way the product makes them."""
+
+from __future__ import annotations
+
+import itertools
+
+from assistant import services
+from assistant.models import ChatMessage, ChatSession, Job, Project, Run, Workflow
+
+_n = itertools.count(1)
+
+
+def project(*, members=(), name: str | None = None) -> Project:
+    made = Project.objects.create(name=name or f"Project {next(_n)}")
+    made.members.add(*members)
+    return made
+
+
+def workflow(*, project_: Project | None = None, name: str | None = None, spec: str = "") -> Workflow:
+    return Workflow.objects.create(
+        project=project_ or project(), name=name or f"Workflow {next(_n)}", spec=spec
+    )
+
+
+def job(
+    *, workflow_: Workflow | None = None, name: str | None = None, adaptor="@openfn/language-http@latest",
+    code="get('https://example.org/api');",
+) -> Job:  # fmt: skip
+    return Job.objects.create(
+        workflow=workflow_ or workflow(), name=name or f"Job {next(_n)}", adaptor=adaptor, code=code
+    )
+
+
+def run(*, job_: Job, log: str = "[JOB] ✘ TypeError: boom", state=Run.State.FAILED) -> Run:
+    return Run.objects.create(job=job_, log=log, state=state)
+
+
+def job_session(
+    *, user, job_: Job | None = None, content: str = "Why does my job fail?", **kw
+) -> ChatSession:
+    job_ = job_ or job(workflow_=workflow(project_=project(members=[user])))
+    return services.session_create_for_job(job=job_, user=user, content=content, **kw)
+
+
+def workflow_session(
+    *, user, project_: Project | None = None, workflow_: Workflow | None = None, content="Sync patients daily"
+) -> ChatSession:
+    project_ = project_ or project(members=[user])
+    return services.session_create_for_workflow(
+        project=project_, workflow=workflow_, user=user, content=content
+    )
+
+
+def first_message(session: ChatSession) -> ChatMessage:
+    return session.messages.order_by("created_at").first()

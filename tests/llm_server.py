@@ -1,0 +1,188 @@
+"""A scripted OpenAI-compatible HTTP server for tests, on a free local port.
+
+Each chat request takes the next scripted ``Reply`` (then ``default``): streamed
+text in chunks, usage, tool calls, error statuses, delays, or a stream cut off
+half-way. The real ``openai`` SDK talks to it over a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from assistant.openai_protocol import (
+    completion,
+    error_body,
+    models_list,
+    split_into_chunks,
+    stream_events,
+    usage_for,
+)
+
+
+@dataclass
+class Reply:
+    text: str = "Hello from the test model."
+    chunks: list[str] | None = None
+    usage: dict[str, int] | None = None
+    status: int = 200
+    error: str = "The model failed."
+    delay: float = 0.0
+    chunk_delay: float = 0.0
+    cut_after: int | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format, *args) -> None:  # noqa: A002
+        pass
+
+    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("connection", "close")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, models_list(["test-model"]))
+        else:
+            self._json(404, error_body("Not found", type="invalid_request_error"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, error_body("Not found", type="invalid_request_error"))
+            return
+        reply = self.server.owner._take(body)
+        try:
+            self._answer(reply, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.server.owner._finished()
+
+    def _answer(self, reply: Reply, body: dict) -> None:
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.status != 200:
+            headers = {"retry-after": "0"} if reply.status == 429 else {}
+            headers.update(reply.headers)
+            self._json(reply.status, error_body(reply.error), headers)
+            return
+        messages = body.get("messages") or []
+        chunks = reply.chunks if reply.chunks is not None else split_into_chunks(reply.text)
+        text = "".join(chunks)
+        usage = reply.usage or usage_for(messages, text)
+        if not body.get("stream"):
+            self._json(200, completion(text=text, model=body.get("model", "test-model"), usage=usage,
+                                       tool_calls=reply.tool_calls), reply.headers)  # fmt: skip
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("connection", "close")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        frames = stream_events(
+            text_chunks=chunks,
+            model=body.get("model", "test-model"),
+            usage=usage,
+            include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            tool_calls=reply.tool_calls,
+        )
+        for index, frame in enumerate(frames):
+            if reply.cut_after is not None and index > reply.cut_after:
+                # Drop the connection mid-answer: no final chunk, no [DONE].
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.flush()
+            if reply.chunk_delay and index > 0:
+                time.sleep(reply.chunk_delay)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: ModelServer
+
+
+class ModelServer:
+    def __init__(self, default: Reply | None = None) -> None:
+        self.default = default or Reply()
+        self.requests: list[dict[str, Any]] = []
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._server: _Server | None = None
+        self.url = ""
+
+    def start(self) -> ModelServer:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        threading.Thread(target=self._server.serve_forever, name="model-server", daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.max_in_flight = 0
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def _take(self, body: dict) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self._queue.popleft() if self._queue else self.default
+
+    def _finished(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
