@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -96,17 +96,10 @@ class _Watcher:
             beating = ChatMessage.objects.filter(pk=self.message_id, status=Status.PROCESSING).update(
                 heartbeat_at=timezone.now()
             )
-            _release_connection()
+            services.db_connection_release()
             if not beating:
                 return True
         return False
-
-
-def _release_connection() -> None:
-    """Give the database connection back while the model talks (a worker streams many
-    answers at once on threads); Django reconnects on the next query."""
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 def _query(session: ChatSession, message: ChatMessage, *, on_delta, should_stop) -> llm.ChatResult:
@@ -121,7 +114,9 @@ def _query(session: ChatSession, message: ChatMessage, *, on_delta, should_stop)
         )
     from .prompts import plain_messages
 
-    return llm.stream_chat(plain_messages(session, message), on_delta=on_delta, should_stop=should_stop)
+    messages = plain_messages(session, message)
+    services.db_connection_release()
+    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
 
 
 def message_process(*, message_id, retries_done: int = 0) -> Outcome:

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 #: Events kept per session, and for how long after the last one (seconds).
 LOG_MAX_EVENTS = 5000
 LOG_TTL = 24 * 3600
+REDIS_POOL_SIZE = 50
 
 
 def session_group(session_id) -> str:
@@ -81,7 +82,9 @@ class RedisEventLog:
     def __init__(self, url: str, max_events: int = LOG_MAX_EVENTS, ttl: int = LOG_TTL) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        # Threads wait for a free connection rather than failing past the pool's size.
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=10)
+        self._redis = redis.Redis(connection_pool=pool)
         self._append = self._redis.register_script(_APPEND)
         self._max_events = max_events
         self._ttl = ttl
@@ -118,43 +121,47 @@ def event_log() -> MemoryEventLog | RedisEventLog:
 
 
 class _Signaller:
-    """Sends group messages from any thread without blocking it.
+    """Sends wake-ups to channel-layer groups from any thread without blocking it.
 
-    Messages go, in order, through one queue on one event loop: the ASGI server's
-    loop once a consumer has registered it (the in-memory layer only works there),
-    otherwise a loop on a daemon thread of this process (a worker's Redis layer). A
-    full queue drops the wake-up, never the event: the log has it.
+    Threads append to a queue; one coroutine on one event loop drains it and sends each
+    group one ``session.events`` message with every event queued for it since the last
+    send, so under load many events share one group message. The loop is the ASGI
+    server's once a consumer registered it (the in-memory layer only works there),
+    otherwise one on a daemon thread of this process (a worker's Redis layer). Past
+    ``QUEUE_SIZE`` the oldest wake-ups are dropped, never the events: the log has them.
     """
 
     QUEUE_SIZE = 10_000
+    BATCH = 1_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue | None = None
         self._own_loop = False
+        self._pending: deque = deque(maxlen=self.QUEUE_SIZE)
+        self._wakeup: asyncio.Event | None = None
+        self._scheduled = False
 
     def register_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            if self._loop is loop or (
-                self._loop is not None and not self._own_loop and self._loop.is_running()
-            ):
-                return
+            current = self._loop
+            if current is loop or (current is not None and not self._own_loop and current.is_running()):
+                return  # already sending on a live server loop
             self._start(loop, own=False)
 
     def _start(self, loop: asyncio.AbstractEventLoop, *, own: bool) -> None:
         self._loop, self._own_loop = loop, own
-        queue_ready = threading.Event()
+        ready = threading.Event()
 
         def create() -> None:
-            self._queue = asyncio.Queue(self.QUEUE_SIZE)
-            loop.create_task(self._drain(self._queue))
-            queue_ready.set()
+            self._wakeup = asyncio.Event()
+            self._scheduled = False
+            loop.create_task(self._drain(self._wakeup))
+            ready.set()
 
         loop.call_soon_threadsafe(create)
-        if not own and _running_loop() is loop:
-            return  # we are on that loop: the queue is made before anything is sent
-        queue_ready.wait(5)
+        if own or _running_loop() is not loop:
+            ready.wait(5)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop | None:
         with self._lock:
@@ -167,39 +174,44 @@ class _Signaller:
             self._start(loop, own=True)
             return loop
 
-    def send(self, group: str, message: dict[str, Any]) -> None:
+    def send(self, group: str, event: dict[str, Any]) -> None:
         loop = self._ensure_loop()
         if loop is None:
             return
-        if _running_loop() is loop:
-            self._put(group, message)
-        else:
-            loop.call_soon_threadsafe(self._put, group, message)
+        self._pending.append((group, event))
+        if not self._scheduled:
+            self._scheduled = True
+            if _running_loop() is loop:
+                self._wake()
+            else:
+                loop.call_soon_threadsafe(self._wake)
 
-    def _put(self, group: str, message: dict[str, Any]) -> None:
-        if self._queue is None:
-            return
-        try:
-            self._queue.put_nowait((group, message))
-        except asyncio.QueueFull:
-            logger.warning("Realtime signal queue full; %s will catch up from the log", group)
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
 
-    async def _drain(self, queue: asyncio.Queue) -> None:
+    async def _drain(self, wakeup: asyncio.Event) -> None:
         layer = get_channel_layer()
         while True:
-            group, message = await queue.get()
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # noqa: BLE001  (a full or unreachable layer loses nothing)
-                logger.warning("Could not signal %s", group, exc_info=True)
+            await wakeup.wait()
+            wakeup.clear()
+            self._scheduled = False  # before taking: later appends schedule a new round
+            batch: dict[str, list] = {}
+            for _ in range(min(len(self._pending), self.BATCH)):
+                group, event = self._pending.popleft()
+                batch.setdefault(group, []).append(event)
+            if self._pending:
+                wakeup.set()
+            for group, events in batch.items():
+                try:
+                    await layer.group_send(group, {"type": "session.events", "events": events})
+                except Exception:  # noqa: BLE001  (a full or unreachable layer loses nothing)
+                    logger.warning("Could not signal %s", group, exc_info=True)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every queued signal was sent (for tests and benchmarks)."""
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or _running_loop() is loop:
-            return
+        """Wait until every queued wake-up was taken (for tests and benchmarks)."""
         deadline = time.monotonic() + timeout
-        while not queue.empty() and time.monotonic() < deadline:
+        while self._pending and time.monotonic() < deadline:
             time.sleep(0.005)
 
 
@@ -219,10 +231,15 @@ def publish(session_id, event_type: str, **data: Any) -> dict[str, Any]:
     """Log one event of the session and wake the session's listeners; returns the event
     with its ``seq``. Safe to call from any thread; never blocks on the channel layer."""
     session_id = str(session_id)
-    event = event_log().append(session_id, {"type": event_type, "session_id": session_id, **data})
+    event = {"type": event_type, "session_id": session_id, **data}
+    try:
+        event = event_log().append(session_id, event)
+    except Exception:  # noqa: BLE001  (the database keeps the outcome; clients reload it)
+        logger.warning("Could not log a %s event of session %s", event_type, session_id, exc_info=True)
+        return event
     for listener in list(_listeners):
         listener(event)
-    signaller.send(session_group(session_id), {"type": "session.event", "event": event})
+    signaller.send(session_group(session_id), event)
     return event
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from rest_framework import exceptions
@@ -395,6 +395,13 @@ def usage_record(
 # --- Asking the model -------------------------------------------------------------
 
 
+def db_connection_release() -> None:
+    """Give the database connection back (to the pool) while the model talks: a worker
+    streams many answers at once on threads. Django reconnects on the next query."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def ai_query_job(
     *,
     session: ChatSession,
@@ -408,6 +415,7 @@ def ai_query_job(
 
     selectors.session_enrich_with_job_context(session=session)
     messages = prompts.job_messages(session, message, options)
+    db_connection_release()
     return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
 
 
@@ -436,4 +444,5 @@ def ai_query_workflow(
         if errors is None:
             errors = (last.meta or {}).get("validation_errors") if last else None
     messages = prompts.workflow_messages(session, message, code=code, errors=errors)
+    db_connection_release()
     return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)

@@ -129,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # bursts of hundreds of streams must not wait on SYN retries
     owner: ModelServer
 
 

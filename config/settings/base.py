@@ -84,7 +84,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that the processes an end-to-end test starts share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A pool per process: a worker streams many answers on threads, each borrowing a
+    # connection only while it reads or writes, so PostgreSQL sees a bounded number.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": cfg.DATABASE_POOL_SIZE,
+        "timeout": 30,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -106,6 +112,8 @@ if cfg.REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": cfg.REDIS_URL,
             "KEY_PREFIX": "assistant",
+            # Worker threads wait for a free connection instead of failing.
+            "OPTIONS": {"pool_class": "redis.BlockingConnectionPool", "max_connections": 50, "timeout": 10},
         }
     }
 else:

@@ -73,6 +73,7 @@ SECRET_KEY = env.str("SECRET_KEY", None)
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", None)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 DATABASE_URL = env.str("DATABASE_URL", None, validate=_database_url)
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 20, validate=lambda n: n > 0)
 REDIS_URL = env.str("REDIS_URL", None, validate=_scheme("redis", "rediss", "unix"))
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", None, validate=_scheme("redis", "rediss", "amqp", "amqps", "sqs")
