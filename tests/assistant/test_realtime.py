@@ -58,6 +58,9 @@ async def test_events_published_from_threads_reach_the_group_in_order():
         assert message["type"] == "session.events"
         received.extend(message["events"])
     thread.join()
+    for task in asyncio.all_tasks():
+        if task.get_coro().__qualname__ == "_Signaller._drain":
+            task.cancel()  # this test's loop closes after it
     assert [e["delta"] for e in received] == [str(n) for n in range(50)]
     seqs = [e["seq"] for e in received]
     assert seqs == sorted(seqs)
