@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 Status = ChatMessage.Status
 Role = ChatMessage.Role
 EMPTY_ANSWER_TEXT = "The assistant returned an empty answer. Please try again."
+MODE_UNAVAILABLE_TEXT = "This assistant mode is not available any more."
 
 
 @dataclass(frozen=True)
@@ -102,21 +103,13 @@ class _Watcher:
         return False
 
 
-def _query(session: ChatSession, message: ChatMessage, *, on_delta, should_stop) -> llm.ChatResult:
-    options = (message.meta or {}).get("options") or {}
-    if session.mode == "job_code":
-        return services.ai_query_job(
-            session=session, message=message, options=options, on_delta=on_delta, should_stop=should_stop
-        )
-    if session.mode == "workflow_template":
-        return services.ai_query_workflow(
-            session=session, message=message, on_delta=on_delta, should_stop=should_stop
-        )
-    from .prompts import plain_messages
+def _mode(session: ChatSession):
+    from modes.registry import NotRegistered, site
 
-    messages = plain_messages(session, message)
-    services.db_connection_release()
-    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+    try:
+        return site.get(session.mode)
+    except NotRegistered:
+        return None
 
 
 def message_process(*, message_id, retries_done: int = 0) -> Outcome:
@@ -139,8 +132,14 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
     def on_delta(delta: str) -> None:
         realtime.publish(session.pk, "token", message_id=message_id, delta=delta)
 
+    mode = _mode(session)
+    if mode is None:
+        message_fail(message=message, error=MODE_UNAVAILABLE_TEXT)
+        return Outcome("error")
     try:
-        result = _query(session, message, on_delta=on_delta, should_stop=_Watcher(message.pk))
+        result = mode.query(
+            session=session, message=message, on_delta=on_delta, should_stop=_Watcher(message.pk)
+        )
     except llm.Cancelled:
         return Outcome("cancelled")
     except llm.LLMError as exc:
@@ -151,7 +150,8 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
     if not result.content.strip():
         message_fail(message=message, error=EMPTY_ANSWER_TEXT)
         return Outcome("error")
-    return _complete(message, result)
+    extra = mode.handle_response_generated(session=session, message=message, result=result)
+    return _complete(message, result, code=extra.get("code"), meta=extra.get("meta"))
 
 
 def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> Outcome:
@@ -166,7 +166,7 @@ def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> 
     return Outcome("retry", retry_in=delay)
 
 
-def _complete(message: ChatMessage, result: llm.ChatResult) -> Outcome:
+def _complete(message: ChatMessage, result: llm.ChatResult, *, code=None, meta=None) -> Outcome:
     """Save the reply, mark the question answered and count the usage, in one
     transaction; a message cancelled meanwhile gets no reply."""
     now = timezone.now()
@@ -186,7 +186,8 @@ def _complete(message: ChatMessage, result: llm.ChatResult) -> Outcome:
             usage=result.usage,
             model=result.model,
             reply_to=message,
-            message_meta={"finish_reason": result.finish_reason} if result.finish_reason else None,
+            code=code,
+            message_meta={**(meta or {}), "finish_reason": result.finish_reason},
             announce=False,
         )
         ChatMessage.objects.filter(pk=message.pk).update(

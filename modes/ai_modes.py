@@ -1,0 +1,119 @@
+"""The built-in modes: job help and workflow templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+
+from assistant import services
+from assistant.models import Job, Project, Workflow
+from assistant.prompts import JOB_CONTEXT_OPTIONS
+
+from . import workflow_yaml
+from .base import ModeBehaviour
+from .registry import register
+
+
+def _object(model, params: dict[str, Any], field: str, *, required: bool):
+    value = params.get(field)
+    if value in (None, ""):
+        if required:
+            raise exceptions.ValidationError({field: ["This field is required."]})
+        return None
+    if isinstance(value, model):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise exceptions.ValidationError({field: ["Give the id of one."]})
+    found = model.objects.filter(pk=int(value)).first()
+    if found is None:
+        raise exceptions.ValidationError({field: [f"No {model._meta.verbose_name} with id {value}."]})
+    return found
+
+
+@register
+class JobCodeMode(ModeBehaviour):
+    id = "job_code"
+    name = "Job help"
+    description = "Write, explain and debug a job's code with its adaptor and run logs as context."
+    icon = "code"
+    category = "development"
+    features = ["code_help", "debugging", "adaptor_guidance", "run_logs"]
+
+    def input_placeholder(self) -> str:
+        return "Ask about your job code, debugging, or adaptors..."
+
+    def chat_title(self, session) -> str:
+        if session.title:
+            return session.title
+        return f"Help with {session.job.name}" if session.job_id else "Job Code Help"
+
+    def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"job": _object(Job, params, "job", required=True)}
+
+    def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
+        job = context.get("job") or getattr(context.get("session"), "job", None)
+        if job is None:
+            return "Select a job to ask about it."
+        user = context.get("user")
+        if user is not None and not job.workflow.project.members.filter(pk=user.pk).exists():
+            return "You can't edit this job, so you can't ask about it."
+        return super().chat_input_disabled({**context, "project": job.workflow.project})
+
+    def query_options(self, form: dict[str, Any] | None) -> dict[str, Any]:
+        form = form or {}
+        if not isinstance(form, dict):
+            raise exceptions.ValidationError({"options": ["Options are an object."]})
+        unknown = set(form) - set(JOB_CONTEXT_OPTIONS)
+        if unknown:
+            raise exceptions.ValidationError({"options": [f"Unknown options: {', '.join(sorted(unknown))}."]})
+        if not all(isinstance(v, bool) for v in form.values()):
+            raise exceptions.ValidationError({"options": ["Each option is true or false."]})
+        return form
+
+    def query(self, *, session, message, on_delta=None, should_stop=None):
+        options = (message.meta or {}).get("options") or {}
+        return services.ai_query_job(
+            session=session, message=message, options=options, on_delta=on_delta, should_stop=should_stop
+        )
+
+
+@register
+class WorkflowTemplateMode(ModeBehaviour):
+    id = "workflow_template"
+    name = "Workflow builder"
+    description = "Describe a workflow in plain words and get it as YAML, checked and ready to apply."
+    icon = "workflow"
+    category = "generation"
+    features = ["template_generation", "yaml_validation", "apply_template"]
+
+    def input_placeholder(self) -> str:
+        return "Describe the workflow you want to create..."
+
+    def chat_title(self, session) -> str:
+        if session.title:
+            return session.title
+        return f"{session.project.name} Workflow" if session.project_id else "New Workflow"
+
+    def supports_template_generation(self) -> bool:
+        return True
+
+    def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
+        project = _object(Project, params, "project", required=True)
+        workflow = _object(Workflow, params, "workflow", required=False)
+        if workflow is not None and workflow.project_id != project.pk:
+            raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
+        return {"project": project, "workflow": workflow}
+
+    def query(self, *, session, message, on_delta=None, should_stop=None):
+        return services.ai_query_workflow(
+            session=session, message=message, on_delta=on_delta, should_stop=should_stop
+        )
+
+    def handle_response_generated(self, *, session, message, result) -> dict[str, Any]:
+        """Keep the YAML of the answer as the reply's ``code`` with its validation
+        errors, which go back to the model with the next turn."""
+        source = workflow_yaml.extract_yaml(result.content)
+        if source is None:
+            return {}
+        return {"code": source, "meta": {"validation_errors": workflow_yaml.validate(source)}}

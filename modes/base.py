@@ -1,0 +1,122 @@
+"""``ModeBehaviour``: what an assistant mode can decide, each callback with a default
+that calls the assistant's services, so a mode overrides only what differs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework import exceptions
+
+from assistant import llm, prompts, selectors, services
+from assistant.exceptions import USAGE_LIMIT_TEXT
+from assistant.models import ChatMessage, ChatSession
+
+DEFAULT_PLACEHOLDER = "Open a previous session or send a message to start a new one"
+
+
+class ModeBehaviour:
+    id: ClassVar[str] = ""
+    name: ClassVar[str] = "Assistant"
+    description: ClassVar[str] = "Chat with the AI assistant."
+    icon: ClassVar[str] = "chat"
+    category: ClassVar[str] = "general"
+    features: ClassVar[list[str]] = []
+
+    # --- What the UI shows -------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "icon": self.icon,
+            "category": self.category,
+            "features": list(self.features),
+            "placeholder": self.input_placeholder(),
+            "supports_template_generation": self.supports_template_generation(),
+            "enable_attachment_options": self.enable_attachment_options(),
+        }
+
+    def chat_title(self, session: ChatSession) -> str:
+        return session.title or "Untitled Chat"
+
+    def input_placeholder(self) -> str:
+        return DEFAULT_PLACEHOLDER
+
+    def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
+        """Why the user can't send a message now, or None when they can. ``context``
+        may hold ``user``, ``session``, ``project`` and the mode's own objects."""
+        if not services.assistant_enabled():
+            return "The AI assistant is not configured."
+        if not services.assistant_endpoint_available():
+            return "The AI assistant is unavailable right now. Please try again later."
+        session = context.get("session")
+        if (
+            session is not None
+            and session.messages.filter(
+                role=ChatMessage.Role.USER,
+                status__in=[ChatMessage.Status.PENDING, ChatMessage.Status.PROCESSING],
+            ).exists()
+        ):
+            return "Wait for the assistant to finish its reply."
+        user = context.get("user")
+        if user is not None and services.usage_limit_reached(user=user, project=context.get("project")):
+            return USAGE_LIMIT_TEXT
+        return None
+
+    def supports_template_generation(self) -> bool:
+        return False
+
+    def enable_attachment_options(self) -> bool:
+        return False
+
+    # --- Sessions -----------------------------------------------------------------
+
+    def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check the mode's part of a new session's form; return what
+        ``create_session`` needs. Raise DRF's ``ValidationError`` for bad input."""
+        return {}
+
+    def create_session(self, *, user, content: str, params: dict[str, Any], meta=None) -> ChatSession:
+        cleaned = self.validate_form(params)
+        session = services.session_create(mode=self.id, user=user, content=content, meta=meta, **cleaned)
+        self.on_session_start(session)
+        return session
+
+    def on_session_start(self, session: ChatSession) -> None:
+        """Called once a new session and its first message are saved."""
+
+    def get_session(self, *, session_id) -> ChatSession:
+        return selectors.session_get(session_id=session_id)
+
+    def list_sessions(self, *, params: dict[str, Any], sort="desc", offset=0, limit=20, queryset=None):
+        return selectors.session_list(sort=sort, offset=offset, limit=limit, queryset=queryset, **params)
+
+    def more_sessions(self, *, params: dict[str, Any], current_count: int) -> bool:
+        return selectors.session_has_more(current_count=current_count, **params)
+
+    # --- Messages and the model -----------------------------------------------------
+
+    def query_options(self, form: dict[str, Any] | None) -> dict[str, Any]:
+        """Per-message options from the send form; the default mode has none."""
+        if form:
+            raise exceptions.ValidationError({"options": ["This mode takes no options."]})
+        return {}
+
+    def save_message(self, *, session: ChatSession, user, content: str, options=None) -> ChatMessage:
+        return services.message_send(
+            session=session, user=user, content=content, options=self.query_options(options) or None
+        )
+
+    def query(self, *, session: ChatSession, message: ChatMessage, on_delta=None, should_stop=None):
+        """Ask the model about ``message``; returns an ``llm.ChatResult``."""
+        messages = prompts.plain_messages(session, message)
+        services.db_connection_release()
+        return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+
+    def handle_response_generated(
+        self, *, session: ChatSession, message: ChatMessage, result
+    ) -> dict[str, Any]:
+        """Fields for the reply before it is saved: ``code`` and ``meta`` (for
+        instance a template extracted from the answer). Default: none."""
+        return {}

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PluginAppConfig(AppConfig):
+    """An app of the site's own, outside modes/ and assistant/, that adds a mode."""
+
+    name = "tests.plugin_app"
+    label = "plugin_app"
