@@ -1,12 +1,23 @@
-"""The assistant's REST API."""
+"""The assistant's REST API: thin views over the services and selectors."""
 
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from accounts.serializers import StrictCharField
+from modes import workflow_yaml
+from modes.registry import NotRegistered, site
+
+from . import selectors, services
+from .exceptions import AssistantNotConfigured, Conflict
+from .models import ChatMessage, ChatSession, Job, Project, Run, Workflow
+from .serializers import ChatMessageSerializer, ChatSessionDetailSerializer, ChatSessionSerializer
 
 
 class HealthView(APIView):
@@ -32,3 +43,337 @@ class HealthView(APIView):
                 "endpoint_available": services.assistant_endpoint_available(),
             }
         )
+
+
+def _require_configured() -> None:
+    if not services.assistant_enabled():
+        raise AssistantNotConfigured()
+
+
+def _mode(mode_id):
+    try:
+        return site.get(mode_id)
+    except NotRegistered:
+        raise exceptions.ValidationError({"mode": [f"No mode {mode_id!r} is enabled."]}) from None
+
+
+def _session_for(request, session_id, *, change: bool = False) -> ChatSession:
+    """The session if the user may see it (404 otherwise) and change it (403)."""
+    session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=session_id)
+    if change and session.user_id != request.user.pk and not request.user.is_staff:
+        raise exceptions.PermissionDenied("Only the owner of this session can change it.")
+    return session
+
+
+def _message_for(request, message_id) -> ChatMessage:
+    messages = ChatMessage.objects.select_related("session")
+    if not request.user.is_staff:
+        messages = messages.filter(session__user=request.user)
+    return get_object_or_404(messages, pk=message_id)
+
+
+class ModeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    icon = serializers.CharField()
+    category = serializers.CharField()
+    features = serializers.ListField(child=serializers.CharField())
+    placeholder = serializers.CharField()
+    supports_template_generation = serializers.BooleanField()
+    enable_attachment_options = serializers.BooleanField()
+
+
+class PaginationSerializer(serializers.Serializer):
+    offset = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    current_page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+    has_next_page = serializers.BooleanField()
+    has_prev_page = serializers.BooleanField()
+
+
+class SessionPageSerializer(serializers.Serializer):
+    sessions = ChatSessionSerializer(many=True)
+    pagination = PaginationSerializer()
+
+
+class DisclaimerSerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True)
+    text = serializers.CharField(required=False)
+    accepted = serializers.BooleanField()
+
+
+class ModesView(APIView):
+    @extend_schema(
+        responses=inline_serializer("Modes", {"modes": ModeSerializer(many=True)}),
+        summary="The enabled assistant modes with their metadata and placeholders",
+    )
+    def get(self, request):
+        return Response({"modes": [mode.metadata() for mode in site.all()]})
+
+
+class SessionListSerializer(serializers.Serializer):
+    mode = serializers.CharField(required=False)
+    job = serializers.IntegerField(required=False, min_value=1)
+    project = serializers.IntegerField(required=False, min_value=1)
+    workflow = serializers.RegexField(r"^(\d+|none)$", required=False)
+    search = serializers.CharField(required=False, max_length=200)
+    sort = serializers.ChoiceField(["asc", "desc"], default="desc")
+    offset = serializers.IntegerField(default=0, min_value=0)
+    limit = serializers.IntegerField(default=selectors.DEFAULT_LIMIT, min_value=1, max_value=100)
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    mode = StrictCharField(max_length=64)
+    content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
+    job = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    workflow = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    meta = serializers.DictField(required=False)
+
+
+def _page(result) -> dict:
+    return {
+        "sessions": ChatSessionSerializer(result["sessions"], many=True).data,
+        "pagination": result["pagination"].as_dict(),
+    }
+
+
+class SessionsView(APIView):
+    @extend_schema(
+        parameters=[SessionListSerializer],
+        responses=SessionPageSerializer,
+        operation_id="sessions_list",
+        summary="Your sessions, filtered and paginated",
+    )
+    def get(self, request):
+        params = SessionListSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(_page(selectors.session_search(user=request.user, **params.validated_data)))
+
+    @extend_schema(request=SessionCreateSerializer, responses={201: ChatSessionDetailSerializer})
+    def post(self, request):
+        data = SessionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        mode = _mode(values.pop("mode"))
+        _require_configured()
+        content, meta = values.pop("content"), values.pop("meta", None)
+        params = {k: v for k, v in values.items() if v is not None}
+        self._check_membership(request.user, params)
+        session = mode.create_session(user=request.user, content=content, params=params, meta=meta)
+        session = selectors.session_get(session_id=session.pk)
+        return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _check_membership(user, params) -> None:
+        """Users chat only about objects of their own projects."""
+        projects = selectors.projects_of(user)
+        checks = {
+            "job": Job.objects.filter(workflow__project__in=projects),
+            "project": projects,
+            "workflow": Workflow.objects.filter(project__in=projects),
+        }
+        for field, allowed in checks.items():
+            value = params.get(field)
+            if value is not None and not allowed.filter(pk=value).exists():
+                raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
+
+
+class SessionUpdateSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=100, required=False)
+    is_public = serializers.BooleanField(required=False)
+
+
+class SessionDetailView(APIView):
+    @extend_schema(responses=ChatSessionDetailSerializer, summary="A session with its messages")
+    def get(self, request, session_id):
+        session = _session_for(request, session_id)
+        return Response(ChatSessionDetailSerializer(selectors.session_get(session_id=session.pk)).data)
+
+    @extend_schema(request=SessionUpdateSerializer, responses=ChatSessionSerializer, summary="Rename")
+    def patch(self, request, session_id):
+        session = _session_for(request, session_id, change=True)
+        data = SessionUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if "title" in data.validated_data:
+            services.session_rename(session=session, title=data.validated_data["title"])
+        if "is_public" in data.validated_data:
+            services.session_set_public(session=session, is_public=data.validated_data["is_public"])
+        return Response(ChatSessionSerializer(session).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a session")
+    def delete(self, request, session_id):
+        services.session_delete(session=_session_for(request, session_id, change=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
+    options = serializers.DictField(required=False)
+
+
+class SessionMessagesView(APIView):
+    @extend_schema(request=MessageCreateSerializer, responses={202: ChatMessageSerializer})
+    def post(self, request, session_id):
+        session = _session_for(request, session_id, change=True)
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mode = _mode(session.mode)
+        _require_configured()
+        message = mode.save_message(
+            session=session,
+            user=request.user,
+            content=data.validated_data["content"],
+            options=data.validated_data.get("options"),
+        )
+        return Response(ChatMessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SessionApplyView(APIView):
+    @extend_schema(request=None, responses={200: ChatSessionSerializer, 409: None})
+    def post(self, request, session_id):
+        session = _session_for(request, session_id, change=True)
+        if session.project_id is None:
+            raise Conflict("This session has no project to apply a template to.")
+        last = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at").first()
+        if last is None:
+            raise Conflict("The session has no workflow template yet.")
+        errors = (last.meta or {}).get("validation_errors") or workflow_yaml.validate(last.code)
+        if errors:
+            raise Conflict("The last template is invalid: " + " ".join(errors))
+        workflow = workflow_yaml.apply(project=session.project, source=last.code, workflow=session.workflow)
+        services.session_associate_workflow(session=session, workflow=workflow)
+        return Response(ChatSessionSerializer(session).data)
+
+
+class MessageRetryView(APIView):
+    @extend_schema(request=None, responses={200: ChatMessageSerializer})
+    def post(self, request, message_id):
+        _require_configured()
+        message = services.message_retry(message=_message_for(request, message_id))
+        return Response(ChatMessageSerializer(message).data)
+
+
+class MessageCancelView(APIView):
+    @extend_schema(request=None, responses={200: ChatMessageSerializer})
+    def post(self, request, message_id):
+        message = services.message_cancel(message=_message_for(request, message_id))
+        return Response(ChatMessageSerializer(message).data)
+
+
+class DisclaimerView(APIView):
+    @extend_schema(
+        responses=DisclaimerSerializer, summary="The current disclaimer and whether you accepted it recently"
+    )
+    def get(self, request):
+        disclaimer = services.disclaimer_active()
+        return Response(
+            {
+                "version": disclaimer.version if disclaimer else None,
+                "text": disclaimer.text if disclaimer else "",
+                "accepted": services.disclaimer_read_recently(user=request.user),
+            }
+        )
+
+    @extend_schema(request=None, responses=DisclaimerSerializer, summary="Accept the current disclaimer")
+    def post(self, request):
+        acceptance = services.disclaimer_mark_read(user=request.user)
+        return Response({"version": acceptance.disclaimer.version, "accepted": True})
+
+
+# --- Site objects -----------------------------------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "created_at", "updated_at"]
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workflow
+        fields = ["id", "project", "name", "spec", "created_at", "updated_at"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = ["id", "workflow", "name", "adaptor", "code", "created_at", "updated_at"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Run
+        fields = ["id", "job", "state", "log", "started_at", "finished_at", "created_at"]
+
+
+class ObjectPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class _MemberObjects(generics.ListCreateAPIView):
+    """A kind of site object, limited to the user's projects, filtered by its parent."""
+
+    pagination_class = ObjectPagination
+    parent_field: str = ""
+    path_to_project: str = ""
+
+    def get_queryset(self):
+        objects = self.serializer_class.Meta.model.objects.filter(
+            **{f"{self.path_to_project}members": self.request.user}
+        ).order_by("id")
+        if self.parent_field:
+            value = self.request.query_params.get(self.parent_field)
+            if value is not None:
+                if not value.isdigit():
+                    raise exceptions.ValidationError({self.parent_field: ["Give an id."]})
+                objects = objects.filter(**{self.parent_field: int(value)})
+        return objects
+
+    def perform_create(self, serializer):
+        parent = serializer.validated_data.get(self.parent_field) if self.parent_field else None
+        if parent is not None:
+            project = parent if isinstance(parent, Project) else parent.project
+            if not project.members.filter(pk=self.request.user.pk).exists():
+                raise exceptions.ValidationError({self.parent_field: ["Not one of your projects."]})
+        serializer.save()
+
+
+class ProjectsView(_MemberObjects):
+    serializer_class = ProjectSerializer
+
+    def perform_create(self, serializer):
+        project = serializer.save()
+        project.members.add(self.request.user)
+
+
+class WorkflowsView(_MemberObjects):
+    serializer_class = WorkflowSerializer
+    parent_field = "project"
+    path_to_project = "project__"
+
+
+class JobsView(_MemberObjects):
+    serializer_class = JobSerializer
+    parent_field = "workflow"
+    path_to_project = "workflow__project__"
+
+
+class RunsView(generics.ListAPIView):
+    serializer_class = RunSerializer
+    pagination_class = ObjectPagination
+    parent_field = "job"
+
+    def get_queryset(self):
+        runs = Run.objects.filter(job__workflow__project__members=self.request.user).order_by("-id")
+        job = self.request.query_params.get("job")
+        if job is not None:
+            if not job.isdigit():
+                raise exceptions.ValidationError({"job": ["Give an id."]})
+            runs = runs.filter(job_id=int(job))
+        return runs

@@ -4,4 +4,16 @@ from . import api
 
 urlpatterns = [
     path("health/", api.HealthView.as_view(), name="health"),
+    path("modes/", api.ModesView.as_view(), name="modes"),
+    path("sessions/", api.SessionsView.as_view(), name="sessions"),
+    path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="session"),
+    path("sessions/<uuid:session_id>/messages/", api.SessionMessagesView.as_view(), name="session-messages"),
+    path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
+    path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
+    path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
+    path("disclaimer/", api.DisclaimerView.as_view(), name="disclaimer"),
+    path("projects/", api.ProjectsView.as_view(), name="projects"),
+    path("workflows/", api.WorkflowsView.as_view(), name="workflows"),
+    path("jobs/", api.JobsView.as_view(), name="jobs"),
+    path("runs/", api.RunsView.as_view(), name="runs"),
 ]

@@ -66,7 +66,7 @@ def answer(messages: list[dict[str, Any]]) -> str:
             "A webhook starts it; the first job fetches data and the second sends it on "
             "when the first succeeds. Connect a real model to get a workflow built for your request."
         )
-    adaptor = re.search(r"adaptor (\S+?)\.?(?:\s|$)", system)
+    adaptor = re.search(r"uses the adaptor (\S+?)\.?(?:\s|$)", system)
     context = f" Your job uses {adaptor.group(1)}." if adaptor else ""
     return (
         f"{INTRO}\n\nYou asked: “{first_line[:200]}”.{context} A real model would now look at "

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from .models import ChatMessage, ChatSession, Job, Project, Run, Workflow
 
@@ -114,10 +115,20 @@ def session_list(
 def session_page(sessions: QuerySet[ChatSession], *, sort: str, offset: int, limit: int) -> dict[str, Any]:
     order = ("updated_at", "id") if sort == "asc" else ("-updated_at", "-id")
     total = sessions.count()
+    # A correlated subquery, not a JOIN + GROUP BY: the database counts messages only
+    # for the page's rows instead of for every session before sorting.
+    counts = (
+        ChatMessage.objects.filter(session=OuterRef("pk"))
+        .exclude(status=Status.CANCELLED)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     page = list(
-        sessions.annotate(
-            message_count=Count("messages", filter=~Q(messages__status=Status.CANCELLED))
-        ).order_by(*order)[offset : offset + limit]
+        sessions.annotate(message_count=Coalesce(Subquery(counts), 0)).order_by(*order)[
+            offset : offset + limit
+        ]
     )
     return {"sessions": page, "pagination": PaginationMeta(offset, limit, total)}
 
@@ -161,3 +172,43 @@ def session_enrich_with_job_context(*, session: ChatSession) -> ChatSession:
         if run is not None:
             session.context.run_log, session.context.run_id = run.log, run.pk
     return session
+
+
+def sessions_visible_to(user) -> QuerySet[ChatSession]:
+    """Sessions a user may read: their own and public ones; staff read all."""
+    if user.is_staff:
+        return ChatSession.objects.all()
+    return ChatSession.objects.filter(Q(user=user) | Q(is_public=True))
+
+
+def session_search(
+    *,
+    user,
+    mode: str | None = None,
+    job: int | None = None,
+    project: int | None = None,
+    workflow: int | str | None = None,
+    search: str | None = None,
+    sort: str = "desc",
+    offset: int = 0,
+    limit: int = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """A page of the sessions the user may read, filtered; two queries."""
+    sessions = sessions_visible_to(user)
+    if mode:
+        sessions = sessions.filter(mode=mode)
+    if job is not None:
+        sessions = sessions.filter(job_id=job)
+    if project is not None:
+        sessions = sessions.filter(project_id=project)
+    if workflow == NO_WORKFLOW:
+        sessions = sessions.filter(workflow__isnull=True)
+    elif workflow is not None:
+        sessions = sessions.filter(workflow_id=workflow)
+    if search:
+        sessions = sessions.filter(title__icontains=search)
+    return session_page(sessions, sort=sort, offset=offset, limit=limit)
+
+
+def projects_of(user) -> QuerySet[Project]:
+    return Project.objects.filter(members=user)

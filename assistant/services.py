@@ -446,3 +446,9 @@ def ai_query_workflow(
     messages = prompts.workflow_messages(session, message, code=code, errors=errors)
     db_connection_release()
     return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+
+
+def session_set_public(*, session: ChatSession, is_public: bool) -> ChatSession:
+    session.is_public = is_public
+    session.save(update_fields=["is_public", "updated_at"])
+    return session

@@ -19,7 +19,13 @@ LOG = Path(os.environ.get("BENCH_LOG", "/tmp/assistant-bench-worker.log"))
 def environment() -> dict[str, str]:
     """The production deployment, pointed at the benchmark's own database and Redis db."""
     env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL",)}
-    env.update(ENV_FILE="", DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, LOG_LEVEL="WARNING")
+    env.update(
+        ENV_FILE="",
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        LOG_LEVEL="WARNING",
+        ALLOWED_HOSTS="localhost,127.0.0.1,testserver",
+    )
     return env
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a-long-enough-password"
@@ -46,8 +47,10 @@ def _generous_throttles(monkeypatch):
     Each test counts requests in a cache of its own, so that neither another test nor
     a server process started by a test (which shares Redis) sees its requests.
     """
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "10000/minute"})
-    monkeypatch.setattr(ScopedRateThrottle, "cache", LocMemCache("throttle", {}))
+    rates = {"auth": "10000/minute", "user": "100000/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    # LocMemCache instances of one name share their store: a new name per test.
+    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}))
 
 
 @pytest.fixture

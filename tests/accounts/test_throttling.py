@@ -1,7 +1,7 @@
 import itertools
 
 import pytest
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 pytestmark = pytest.mark.django_db
 _addresses = itertools.count(1)
@@ -16,7 +16,7 @@ def address():
 
 @pytest.fixture(autouse=True)
 def three_per_minute(monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/minute"})
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"auth": "3/minute", "user": "3/minute"})
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,12 @@ def test_other_clients_are_not_throttled(api_client, address):
         api_client.post("/api/token", body, format="json", REMOTE_ADDR=address)
     other = api_client.post("/api/token", body, format="json", REMOTE_ADDR="203.0.113.9")
     assert other.status_code == 401
+
+
+def test_api_requests_are_throttled_per_user(auth_client):
+    for _ in range(3):
+        assert auth_client.get("/api/modes/").status_code == 200
+    response = auth_client.get("/api/modes/")
+    assert response.status_code == 429
+    assert response.json()["error"] == "throttled"
+    assert int(response["Retry-After"]) > 0
