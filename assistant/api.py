@@ -364,16 +364,8 @@ class JobsView(_MemberObjects):
     path_to_project = "workflow__project__"
 
 
-class RunsView(generics.ListAPIView):
+class RunsView(_MemberObjects):
     serializer_class = RunSerializer
-    pagination_class = ObjectPagination
     parent_field = "job"
-
-    def get_queryset(self):
-        runs = Run.objects.filter(job__workflow__project__members=self.request.user).order_by("-id")
-        job = self.request.query_params.get("job")
-        if job is not None:
-            if not job.isdigit():
-                raise exceptions.ValidationError({"job": ["Give an id."]})
-            runs = runs.filter(job_id=int(job))
-        return runs
+    path_to_project = "job__workflow__project__"
+    http_method_names = ["get", "head", "options"]

@@ -344,3 +344,9 @@ def test_site_objects_for_members(alice, user, make_user, client_of):
     refused = bob.post("/api/workflows/", {"project": project["id"], "name": "Sneaky"}, format="json")
     assert refused.status_code == 400
     assert alice.get("/api/jobs/", {"workflow": "x"}).status_code == 400
+
+
+def test_runs_are_read_only(alice):
+    response = alice.post("/api/runs/", {"job": 1}, format="json")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
