@@ -1,0 +1,115 @@
+"""The session socket through the project's ASGI application."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts.services import tokens_for_user
+from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
+from assistant import realtime, services
+from assistant.models import ChatMessage
+from config.asgi import application
+from tests import factories as f
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def session(user, enqueued):
+    return f.job_session(user=user)
+
+
+async def open_socket(user, session_id):
+    token = await sync_to_async(tokens_for_user)(user)
+    communicator = WebsocketCommunicator(application, f"/ws/sessions/{session_id}/?token={token['access']}")
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def next_of(communicator, event_type, timeout=3):
+    while True:
+        event = await communicator.receive_json_from(timeout=timeout)
+        if event["type"] == event_type:
+            return event
+
+
+async def test_send_creates_a_message_and_its_event_arrives(user, session, enqueued):
+    socket = await open_socket(user, session.pk)
+    await socket.send_json_to({"action": "send", "content": "And the adaptor?"})
+    created = await next_of(socket, "message.created")
+    assert created["message"]["content"] == "And the adaptor?" and created["seq"] > 0
+    assert len(enqueued) == 2
+    await socket.disconnect()
+
+
+async def test_live_events_arrive_in_order_with_their_seq(user, session):
+    socket = await open_socket(user, session.pk)
+    for delta in ("a", "b", "c"):
+        await sync_to_async(realtime.publish)(session.pk, "token", message_id="m", delta=delta)
+    tokens = [await next_of(socket, "token") for _ in range(3)]
+    assert [t["delta"] for t in tokens] == ["a", "b", "c"]
+    assert [t["seq"] for t in tokens] == sorted(t["seq"] for t in tokens)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("cut", [0, 2, 5])
+async def test_resume_replays_exactly_what_was_missed(user, session, cut):
+    events = [await sync_to_async(realtime.publish)(session.pk, "token", message_id="m", delta=str(n))
+              for n in range(5)]  # fmt: skip
+    after = events[cut - 1]["seq"] if cut else events[0]["seq"] - 1
+    socket = await open_socket(user, session.pk)
+    await socket.send_json_to({"action": "resume", "after": after})
+    replayed = [await next_of(socket, "token") for _ in range(5 - cut)]
+    assert "".join(e["delta"] for e in replayed) == "".join(str(n) for n in range(cut, 5))
+    await sync_to_async(realtime.publish)(session.pk, "token", message_id="m", delta="live")
+    assert (await next_of(socket, "token"))["delta"] == "live"
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()
+
+
+async def test_cancel_and_retry(user, session, enqueued):
+    socket = await open_socket(user, session.pk)
+    await socket.send_json_to({"action": "cancel"})
+    status = await next_of(socket, "message.status")
+    assert status["status"] == "cancelled"
+    message_id = status["message_id"]
+    await socket.send_json_to({"action": "retry", "message_id": message_id})
+    assert (await next_of(socket, "message.status"))["status"] == "pending"
+    message = await sync_to_async(ChatMessage.objects.get)(pk=message_id)
+    assert message.status == "pending"
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [{"action": "fly"}, {"nothing": 1}, {"action": "send"}, {"action": "send", "content": ""},
+     {"action": "resume", "after": -1}, {"action": "resume", "after": "x"},
+     {"action": "retry", "message_id": "nope"}],
+)  # fmt: skip
+async def test_malformed_frames_get_an_error_and_the_socket_stays_open(user, session, frame):
+    socket = await open_socket(user, session.pk)
+    await socket.send_json_to(frame)
+    assert (await socket.receive_json_from(timeout=3))["type"] == "error"
+    await socket.send_to(text_data="not json")
+    assert (await socket.receive_json_from(timeout=3))["type"] == "error"
+    await sync_to_async(realtime.publish)(session.pk, "token", message_id="m", delta="still here")
+    assert (await next_of(socket, "token"))["delta"] == "still here"
+    await socket.disconnect()
+
+
+async def test_another_users_session_closes_with_4403_and_an_unknown_one_4404(session, make_user):
+    bob = await sync_to_async(make_user)("bob")
+    socket = await open_socket(bob, session.pk)
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_FORBIDDEN}
+    socket = await open_socket(bob, "00000000-0000-0000-0000-000000000000")
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+async def test_a_public_session_can_be_watched_but_not_changed(session, make_user):
+    await sync_to_async(services.session_set_public)(session=session, is_public=True)
+    bob = await sync_to_async(make_user)("bob")
+    socket = await open_socket(bob, session.pk)
+    await socket.send_json_to({"action": "send", "content": "mine now"})
+    assert "owner" in (await socket.receive_json_from(timeout=3))["detail"]
+    await socket.disconnect()
