@@ -114,11 +114,15 @@ class ModesView(APIView):
         return Response({"modes": [mode.metadata() for mode in site.all()]})
 
 
+#: Largest id a database integer column holds; bigger ones are bad input, not a crash.
+ID_MAX = 2**63 - 1
+
+
 class SessionListSerializer(serializers.Serializer):
     mode = serializers.CharField(required=False)
-    job = serializers.IntegerField(required=False, min_value=1)
-    project = serializers.IntegerField(required=False, min_value=1)
-    workflow = serializers.RegexField(r"^(\d+|none)$", required=False)
+    job = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    project = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    workflow = serializers.RegexField(r"^(\d{1,18}|none)$", required=False)
     search = serializers.CharField(required=False, max_length=200)
     sort = serializers.ChoiceField(["asc", "desc"], default="desc")
     offset = serializers.IntegerField(default=0, min_value=0)
@@ -128,9 +132,9 @@ class SessionListSerializer(serializers.Serializer):
 class SessionCreateSerializer(serializers.Serializer):
     mode = StrictCharField(max_length=64)
     content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
-    job = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    workflow = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    job = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
+    workflow = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
     meta = serializers.DictField(required=False)
 
 
@@ -330,7 +334,7 @@ class _MemberObjects(generics.ListCreateAPIView):
         if self.parent_field:
             value = self.request.query_params.get(self.parent_field)
             if value is not None:
-                if not value.isdigit():
+                if not value.isdigit() or int(value) > ID_MAX:
                     raise exceptions.ValidationError({self.parent_field: ["Give an id."]})
                 objects = objects.filter(**{self.parent_field: int(value)})
         return objects

@@ -23,7 +23,12 @@ def _object(model, params: dict[str, Any], field: str, *, required: bool):
         return None
     if isinstance(value, model):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or not str(value).isdigit()
+        or int(value) > 2**63 - 1
+    ):
         raise exceptions.ValidationError({field: ["Give the id of one."]})
     found = model.objects.filter(pk=int(value)).first()
     if found is None:

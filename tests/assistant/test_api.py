@@ -350,3 +350,29 @@ def test_runs_are_read_only(alice):
     response = alice.post("/api/runs/", {"job": 1}, format="json")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "url, params",
+    [("/api/sessions/", {"job": 2**64}), ("/api/sessions/", {"project": 10**30}),
+     ("/api/sessions/", {"workflow": "9" * 30}), ("/api/workflows/", {"project": 10**30}),
+     ("/api/runs/", {"job": 2**64})],
+)  # fmt: skip
+def test_ids_too_big_for_the_database_are_a_400(alice, url, params):
+    assert alice.get(url, params).status_code == 400
+
+
+def test_a_huge_object_id_in_a_new_session_is_a_400(alice):
+    response = alice.post("/api/sessions/", {"mode": "job_code", "job": 2**64, "content": "x"}, format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url, body",
+    [
+        ("/api/workflows/", {"project": 2**64, "name": "W"}),
+        ("/api/jobs/", {"workflow": 2**64, "name": "J", "adaptor": "a"}),
+    ],
+)
+def test_a_huge_parent_id_is_a_400(alice, url, body):
+    assert alice.post(url, body, format="json").status_code == 400
