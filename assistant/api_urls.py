@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, sse
 
 urlpatterns = [
     path("health/", api.HealthView.as_view(), name="health"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("sessions/", api.SessionsView.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="session"),
     path("sessions/<uuid:session_id>/messages/", api.SessionMessagesView.as_view(), name="session-messages"),
+    path("sessions/<uuid:session_id>/events", sse.session_events, name="session-events"),
     path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
