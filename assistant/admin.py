@@ -77,7 +77,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("session", "user", "reply_to")
     readonly_fields = (
         "id", "created_at", "updated_at", "processing_started_at", "processing_completed_at",
-        "heartbeat_at", "attempts", "usage",
+        "heartbeat_at", "attempts", "usage", "partial",
     )  # fmt: skip
     actions = ["retry_messages", "cancel_messages"]
 

@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 5.0,
     # Seconds between checks for a cancel while a reply streams.
     "CANCEL_CHECK_INTERVAL": 0.2,
+    # Seconds between saves of the answer streamed so far (the question's ``partial``).
+    "PARTIAL_SAVE_INTERVAL": 1.0,
+    # Whether modes' tools are offered to the model, and how many rounds of tool calls
+    # one answer may take before the model is asked to answer without them.
+    "TOOLS_ENABLED": True,
+    "MAX_TOOL_ROUNDS": 5,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
     "SWEEP_INTERVAL": 60.0,
     # Token quotas per period ("day" or "month"); None means unlimited.

@@ -43,6 +43,8 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: The tools run while answering: ``{"call_id", "name", "ok"}`` each.
+    tool_runs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def is_demo() -> bool:
@@ -128,6 +130,7 @@ def stream_chat(
     should_stop: Callable[[], bool] | None = None,
     model: str | None = None,
     tools: list[dict[str, Any]] | None = None,
+    tool_choice: str | None = None,
 ) -> ChatResult:
     """Stream one answer. Raises ``LLMError`` or ``Cancelled``."""
     model = model or settings.OPENAI_MODEL
@@ -143,6 +146,8 @@ def stream_chat(
     }
     if tools:
         request["tools"] = tools
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
     try:
         stream = client().chat.completions.create(**request)
         with stream:

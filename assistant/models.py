@@ -152,6 +152,10 @@ class ChatMessage(models.Model):
         related_name="chat_messages",
     )
     error = models.TextField(blank=True)
+    #: A user message's answer as streamed so far, saved at intervals while it streams;
+    #: kept when processing stops half-way, emptied when a new attempt starts or the
+    #: reply is saved.
+    partial = models.TextField(blank=True, default="")
     meta = models.JSONField(default=dict, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     reply_to = models.OneToOneField(

@@ -3,10 +3,13 @@ embedded thread pool, and the sweeper that rescues messages whose worker died.""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -48,6 +51,7 @@ def message_claim(*, message_id) -> ChatMessage | None:
             processing_started_at=now,
             processing_completed_at=None,
             heartbeat_at=now,
+            partial="",
             attempts=F("attempts") + 1,
             updated_at=now,
         )
@@ -79,12 +83,30 @@ def message_fail(*, message: ChatMessage, error: str, from_status: str = Status.
 
 class _Watcher:
     """``should_stop`` for the stream: true once the message was cancelled. Checks the
-    cancel flag every CANCEL_CHECK_INTERVAL and beats every HEARTBEAT_INTERVAL."""
+    cancel flag every CANCEL_CHECK_INTERVAL, beats every HEARTBEAT_INTERVAL, and saves
+    the answer streamed so far (``add``) as the message's ``partial`` every
+    PARTIAL_SAVE_INTERVAL when it grew. Each save is one conditional UPDATE, which is
+    also a beat; the connection is given back after it."""
 
     def __init__(self, message_id) -> None:
+        now = time.monotonic()
         self.message_id = message_id
         self.next_check = 0.0
-        self.next_beat = time.monotonic() + assistant_settings.HEARTBEAT_INTERVAL
+        self.next_beat = now + assistant_settings.HEARTBEAT_INTERVAL
+        self.next_save = now + assistant_settings.PARTIAL_SAVE_INTERVAL
+        self._parts: list[str] = []
+        self._length = 0
+        self._saved_length = 0
+
+    def add(self, delta: str) -> None:
+        """Note a streamed piece of the answer."""
+        self._parts.append(delta)
+        self._length += len(delta)
+
+    def _partial(self) -> str:
+        text = "".join(self._parts)
+        self._parts = [text]
+        return text[: services.ASSISTANT_MAX_LENGTH]
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -92,13 +114,19 @@ class _Watcher:
             self.next_check = now + assistant_settings.CANCEL_CHECK_INTERVAL
             if cache.get(services.cancel_key(self.message_id)):
                 return True
-        if now >= self.next_beat:
+        changes: dict = {}
+        if now >= self.next_save:
+            self.next_save = now + assistant_settings.PARTIAL_SAVE_INTERVAL
+            length = min(self._length, services.ASSISTANT_MAX_LENGTH)
+            if length != self._saved_length:
+                changes["partial"] = self._partial()
+                self._saved_length = length
+        if changes or now >= self.next_beat:
             self.next_beat = now + assistant_settings.HEARTBEAT_INTERVAL
-            beating = ChatMessage.objects.filter(pk=self.message_id, status=Status.PROCESSING).update(
-                heartbeat_at=timezone.now()
-            )
+            changes["heartbeat_at"] = timezone.now()
+            alive = ChatMessage.objects.filter(pk=self.message_id, status=Status.PROCESSING).update(**changes)
             services.db_connection_release()
-            if not beating:
+            if not alive:
                 return True
         return False
 
@@ -110,6 +138,14 @@ def _mode(session: ChatSession):
         return site.get(session.mode)
     except NotRegistered:
         return None
+
+
+@functools.cache
+def _query_takes_on_tool(mode_class: type) -> bool:
+    """Whether a mode's ``query`` accepts ``on_tool``: modes written before tools
+    take only ``on_delta`` and ``should_stop``, and keep working."""
+    parameters = inspect.signature(mode_class.query).parameters.values()
+    return any(p.name == "on_tool" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def message_process(*, message_id, retries_done: int = 0) -> Outcome:
@@ -128,17 +164,23 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
 
     message_id = str(message.pk)
+    watcher = _Watcher(message.pk)
 
     def on_delta(delta: str) -> None:
+        watcher.add(delta)
         realtime.publish(session.pk, "token", message_id=message_id, delta=delta)
+
+    def on_tool(event_type: str, data: dict[str, Any]) -> None:
+        realtime.publish(session.pk, event_type, message_id=message_id, **data)
 
     mode = _mode(session)
     if mode is None:
         message_fail(message=message, error=MODE_UNAVAILABLE_TEXT)
         return Outcome("error")
+    extra_arguments = {"on_tool": on_tool} if _query_takes_on_tool(type(mode)) else {}
     try:
         result = mode.query(
-            session=session, message=message, on_delta=on_delta, should_stop=_Watcher(message.pk)
+            session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments
         )
     except llm.Cancelled:
         return Outcome("cancelled")
@@ -187,11 +229,15 @@ def _complete(message: ChatMessage, result: llm.ChatResult, *, code=None, meta=N
             model=result.model,
             reply_to=message,
             code=code,
-            message_meta={**(meta or {}), "finish_reason": result.finish_reason},
+            message_meta={
+                **(meta or {}),
+                "finish_reason": result.finish_reason,
+                **({"tools": result.tool_runs} if result.tool_runs else {}),
+            },
             announce=False,
         )
         ChatMessage.objects.filter(pk=message.pk).update(
-            status=Status.SUCCESS, error="", processing_completed_at=now, updated_at=now
+            status=Status.SUCCESS, error="", partial="", processing_completed_at=now, updated_at=now
         )
         data = message_data(reply)
         transaction.on_commit(

@@ -174,6 +174,19 @@ def session_enrich_with_job_context(*, session: ChatSession) -> ChatSession:
     return session
 
 
+def job_runs_recent(*, job_id: int, limit: int = 5) -> list[Run]:
+    """The job's latest runs, newest first, without their logs."""
+    return list(Run.objects.filter(job_id=job_id).defer("log").order_by("-created_at", "-id")[:limit])
+
+
+def job_run_get(*, job_id: int, run_id: int | None = None) -> Run | None:
+    """One run of the job (never another job's), or its latest when ``run_id`` is None."""
+    runs = Run.objects.filter(job_id=job_id)
+    if run_id is not None:
+        return runs.filter(pk=run_id).first()
+    return runs.order_by("-created_at", "-id").first()
+
+
 def sessions_visible_to(user) -> QuerySet[ChatSession]:
     """Sessions a user may read: their own and public ones; staff read all."""
     if user.is_staff:

@@ -14,7 +14,19 @@ class ChatMessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChatMessage
-        fields = ["id", "session", "role", "content", "code", "status", "error", "usage", "created_at"]
+        fields = [
+            "id",
+            "session",
+            "role",
+            "content",
+            "code",
+            "status",
+            "error",
+            "partial",
+            "usage",
+            "meta",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

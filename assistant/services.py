@@ -7,8 +7,9 @@ after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,6 +34,9 @@ from .models import (
     title_max_length,
 )
 from .serializers import message_data
+
+if TYPE_CHECKING:
+    from .tools import OnTool, Tool
 
 #: Seconds a probe of the model endpoint is trusted before the next one.
 ENDPOINT_PROBE_TTL = 30
@@ -269,7 +273,7 @@ def message_retry(*, message: ChatMessage) -> ChatMessage:
             raise Conflict("Only a failed or cancelled user message can be retried.")
         usage_check(user=locked.user, project=_project_of(locked.session))
         locked.status = Status.PENDING
-        locked.error = ""
+        locked.error = locked.partial = ""
         locked.attempts = 0
         locked.processing_started_at = locked.processing_completed_at = locked.heartbeat_at = None
         locked.save()
@@ -285,14 +289,15 @@ def cancel_key(message_id) -> str:
 
 def message_cancel(*, message: ChatMessage) -> ChatMessage:
     """Cancel a pending or processing message; its worker stops streaming within a
-    second and saves no reply."""
+    second and saves no reply, and the answer streamed so far is dropped."""
     with transaction.atomic():
         locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
         if locked.status not in (Status.PENDING, Status.PROCESSING):
             raise Conflict("Only a pending or processing message can be cancelled.")
         locked.status = Status.CANCELLED
+        locked.partial = ""
         locked.processing_completed_at = timezone.now()
-        locked.save(update_fields=["status", "processing_completed_at", "updated_at"])
+        locked.save(update_fields=["status", "partial", "processing_completed_at", "updated_at"])
         cache.set(cancel_key(locked.pk), True, 3600)
         _publish_status(locked)
     return locked
@@ -402,21 +407,56 @@ def db_connection_release() -> None:
         connection.close()
 
 
+def ai_query(
+    *,
+    session: ChatSession,
+    message: ChatMessage,
+    messages: list[dict[str, Any]],
+    tools: list[Tool] | None = None,
+    on_delta: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_tool: OnTool | None = None,
+) -> llm.ChatResult:
+    """Ask the model ``messages`` about ``message``, letting it call ``tools``
+    (``assistant.tools.Tool``) with ``on_tool`` told of each call. The database
+    connection is given back first: the answer may take minutes."""
+    from . import tools as tool_calling
+
+    db_connection_release()
+    return tool_calling.stream_chat_with_tools(
+        messages,
+        tools=tools or [],
+        context=tool_calling.ToolContext(session=session, message=message),
+        on_delta=on_delta,
+        should_stop=should_stop,
+        on_tool=on_tool,
+    )
+
+
 def ai_query_job(
     *,
     session: ChatSession,
     message: ChatMessage,
     options: dict[str, Any] | None = None,
+    tools: list[Tool] | None = None,
     on_delta=None,
     should_stop=None,
+    on_tool: OnTool | None = None,
 ) -> llm.ChatResult:
     """Ask for job help with the job's code, adaptor and followed run's log."""
     from . import prompts, selectors
 
     selectors.session_enrich_with_job_context(session=session)
     messages = prompts.job_messages(session, message, options)
-    db_connection_release()
-    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+    return ai_query(
+        session=session,
+        message=message,
+        messages=messages,
+        tools=tools,
+        on_delta=on_delta,
+        should_stop=should_stop,
+        on_tool=on_tool,
+    )
 
 
 def ai_query_workflow(
@@ -425,8 +465,10 @@ def ai_query_workflow(
     message: ChatMessage,
     code: str | None = None,
     errors: list[str] | None = None,
+    tools: list[Tool] | None = None,
     on_delta=None,
     should_stop=None,
+    on_tool: OnTool | None = None,
 ) -> llm.ChatResult:
     """Ask for a workflow template. ``code`` defaults to the session's latest YAML and
     ``errors`` to the validation errors of the last attempt."""
@@ -444,8 +486,15 @@ def ai_query_workflow(
         if errors is None:
             errors = (last.meta or {}).get("validation_errors") if last else None
     messages = prompts.workflow_messages(session, message, code=code, errors=errors)
-    db_connection_release()
-    return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+    return ai_query(
+        session=session,
+        message=message,
+        messages=messages,
+        tools=tools,
+        on_delta=on_delta,
+        should_stop=should_stop,
+        on_tool=on_tool,
+    )
 
 
 def session_set_public(*, session: ChatSession, is_public: bool) -> ChatSession:

@@ -9,9 +9,11 @@ from rest_framework import exceptions
 from assistant import services
 from assistant.models import Job, Project, Workflow
 from assistant.prompts import JOB_CONTEXT_OPTIONS
+from assistant.tools import Tool
 
 from . import workflow_yaml
 from .base import ModeBehaviour
+from .job_tools import JOB_TOOLS
 from .registry import register
 
 
@@ -76,10 +78,20 @@ class JobCodeMode(ModeBehaviour):
             raise exceptions.ValidationError({"options": ["Each option is true or false."]})
         return form
 
-    def query(self, *, session, message, on_delta=None, should_stop=None):
+    def tools(self, *, session, message) -> list[Tool]:
+        """Read-only looks at the job's own runs and their logs."""
+        return list(JOB_TOOLS) if session.job_id else []
+
+    def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
         options = (message.meta or {}).get("options") or {}
         return services.ai_query_job(
-            session=session, message=message, options=options, on_delta=on_delta, should_stop=should_stop
+            session=session,
+            message=message,
+            options=options,
+            tools=self.tools(session=session, message=message),
+            on_delta=on_delta,
+            should_stop=should_stop,
+            on_tool=on_tool,
         )
 
 
@@ -110,9 +122,14 @@ class WorkflowTemplateMode(ModeBehaviour):
             raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
         return {"project": project, "workflow": workflow}
 
-    def query(self, *, session, message, on_delta=None, should_stop=None):
+    def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
         return services.ai_query_workflow(
-            session=session, message=message, on_delta=on_delta, should_stop=should_stop
+            session=session,
+            message=message,
+            tools=self.tools(session=session, message=message),
+            on_delta=on_delta,
+            should_stop=should_stop,
+            on_tool=on_tool,
         )
 
     def handle_response_generated(self, *, session, message, result) -> dict[str, Any]:

@@ -3,6 +3,7 @@ that calls the assistant's services, so a mode overrides only what differs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rest_framework import exceptions
@@ -10,6 +11,7 @@ from rest_framework import exceptions
 from assistant import llm, prompts, selectors, services
 from assistant.exceptions import USAGE_LIMIT_TEXT
 from assistant.models import ChatMessage, ChatSession
+from assistant.tools import OnTool, Tool
 
 DEFAULT_PLACEHOLDER = "Open a previous session or send a message to start a new one"
 
@@ -108,11 +110,32 @@ class ModeBehaviour:
             session=session, user=user, content=content, options=self.query_options(options) or None
         )
 
-    def query(self, *, session: ChatSession, message: ChatMessage, on_delta=None, should_stop=None):
-        """Ask the model about ``message``; returns an ``llm.ChatResult``."""
-        messages = prompts.plain_messages(session, message)
-        services.db_connection_release()
-        return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+    def tools(self, *, session: ChatSession, message: ChatMessage) -> list[Tool]:
+        """The tools the model may call while it answers ``message``. Default: none."""
+        return []
+
+    def query(
+        self,
+        *,
+        session: ChatSession,
+        message: ChatMessage,
+        on_delta: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        on_tool: OnTool | None = None,
+    ) -> llm.ChatResult:
+        """Ask the model about ``message`` with the mode's ``tools``; returns an
+        ``llm.ChatResult``. ``on_tool`` is told of every tool call (``tool.start``,
+        ``tool.end``); a mode whose ``query`` does not take it still works, without
+        tool events."""
+        return services.ai_query(
+            session=session,
+            message=message,
+            messages=prompts.plain_messages(session, message),
+            tools=self.tools(session=session, message=message),
+            on_delta=on_delta,
+            should_stop=should_stop,
+            on_tool=on_tool,
+        )
 
     def handle_response_generated(
         self, *, session: ChatSession, message: ChatMessage, result

@@ -1,0 +1,267 @@
+"""Tools a mode lets the model call while it answers, and the loop that runs them.
+
+A ``Tool`` is a name, a description, a JSON schema of its arguments, and a function
+of the conversation (``ToolContext``) and the parsed arguments that returns a string
+or a JSON-able value. ``stream_chat_with_tools`` offers a mode's tools to the model;
+when the model answers with tool calls it runs each one, telling ``on_tool`` before
+(``tool.start``) and after (``tool.end``), gives the model the results and asks again,
+for at most ``MAX_TOOL_ROUNDS`` rounds. A tool that is unknown, gets bad arguments or
+fails gives the model an error result; it never stops the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import llm, services
+from .conf import assistant_settings
+from .models import ChatMessage, ChatSession
+
+logger = logging.getLogger(__name__)
+
+#: The longest tool result the model is given, and the longest a ``tool.end`` event shows.
+RESULT_MAX_LENGTH = 20_000
+EVENT_RESULT_MAX_LENGTH = 1_000
+EVENT_ARGUMENTS_MAX_LENGTH = 1_000
+#: Between the texts of two rounds of one answer.
+ROUND_SEPARATOR = "\n\n"
+FAILED_TEXT = "The tool failed unexpectedly."
+
+#: ``on_tool(event_type, data)``: ``"tool.start"`` or ``"tool.end"`` with its fields.
+OnTool = Callable[[str, dict[str, Any]], None]
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the model should read, such as "no such run";
+    its text is the error result. Any other exception gives a generic text."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may look at: the session and the question being answered."""
+
+    session: ChatSession
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    #: JSON schema of the arguments, an ``object`` schema.
+    parameters: dict[str, Any]
+    #: ``function(context, arguments)`` -> a string or a JSON-able value.
+    function: Callable[[ToolContext, dict[str, Any]], Any]
+
+    def schema(self) -> dict[str, Any]:
+        """The tool as the OpenAI ``tools`` request field lists it."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+
+@dataclass
+class ToolRun:
+    call_id: str
+    name: str
+    ok: bool
+    text: str  # the result, or the error
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _type_matches(value: Any, expected: str | list[str]) -> bool:
+    names = [expected] if isinstance(expected, str) else expected
+    for name in names:
+        python_type = _JSON_TYPES.get(name)
+        if python_type is None:
+            return True  # a type this check does not know: let the tool judge
+        if isinstance(value, bool) and name in ("integer", "number"):
+            continue
+        if isinstance(value, python_type):
+            return True
+    return False
+
+
+def check_arguments(tool: Tool, raw: str) -> dict[str, Any]:
+    """The call's arguments parsed and checked against the top level of the tool's
+    schema (an object, required keys, known keys when ``additionalProperties`` is
+    false, property types and enums). Raises ``ToolError`` with what is wrong."""
+    try:
+        arguments = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ToolError(f"The arguments are not valid JSON: {exc}.") from None
+    if not isinstance(arguments, dict):
+        raise ToolError("The arguments must be a JSON object.")
+    schema = tool.parameters or {}
+    properties = schema.get("properties") or {}
+    missing = [name for name in schema.get("required") or [] if name not in arguments]
+    if missing:
+        raise ToolError(f"Missing arguments: {', '.join(missing)}.")
+    if schema.get("additionalProperties") is False:
+        unknown = sorted(set(arguments) - set(properties))
+        if unknown:
+            raise ToolError(f"Unknown arguments: {', '.join(unknown)}.")
+    for name, value in arguments.items():
+        spec = properties.get(name) or {}
+        if "type" in spec and not _type_matches(value, spec["type"]):
+            raise ToolError(f"The argument {name} must be of type {spec['type']}.")
+        if "enum" in spec and value not in spec["enum"]:
+            raise ToolError(f"The argument {name} must be one of {spec['enum']}.")
+    return arguments
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _run_one(
+    call: dict[str, Any], call_id: str, tools: dict[str, Tool], context: ToolContext, on_tool: OnTool | None
+) -> ToolRun:
+    name = call.get("name") or ""
+    raw = call.get("arguments") or ""
+    try:
+        shown: Any = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        shown = _truncate(raw, EVENT_ARGUMENTS_MAX_LENGTH)
+    if on_tool is not None:
+        on_tool("tool.start", {"call_id": call_id, "name": name, "arguments": shown})
+    try:
+        tool = tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(tools)) or "none"
+            raise ToolError(f"There is no tool named {name!r}. The tools are: {known}.")
+        arguments = check_arguments(tool, raw)
+        text = _truncate(_as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
+        run = ToolRun(call_id, name, True, text)
+    except ToolError as exc:
+        run = ToolRun(call_id, name, False, str(exc) or FAILED_TEXT)
+    except Exception:  # noqa: BLE001  (a broken tool must not stop the answer)
+        logger.exception("Tool %s failed", name)
+        run = ToolRun(call_id, name, False, FAILED_TEXT)
+    if on_tool is not None:
+        outcome = {"result": _truncate(run.text, EVENT_RESULT_MAX_LENGTH)} if run.ok else {"error": run.text}
+        on_tool("tool.end", {"call_id": call_id, "name": name, "ok": run.ok, **outcome})
+    return run
+
+
+def _add_usage(total: dict[str, int], usage: dict[str, int]) -> None:
+    for key, value in usage.items():
+        total[key] = total.get(key, 0) + int(value or 0)
+
+
+@dataclass
+class _Text:
+    """The answer's text over rounds, streamed on with a separator between rounds."""
+
+    on_delta: Callable[[str], None] | None
+    parts: list[str] = field(default_factory=list)
+    separate: bool = False
+
+    def delta(self, text: str) -> None:
+        if self.separate:
+            self.separate = False
+            self._emit(ROUND_SEPARATOR)
+        self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        self.parts.append(text)
+        if self.on_delta is not None:
+            self.on_delta(text)
+
+    def next_round(self) -> None:
+        self.separate = bool(self.parts)
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts)
+
+
+def stream_chat_with_tools(
+    messages: list[dict[str, Any]],
+    *,
+    tools: list[Tool],
+    context: ToolContext,
+    on_delta: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_tool: OnTool | None = None,
+    max_rounds: int | None = None,
+) -> llm.ChatResult:
+    """Stream an answer, running the tools the model calls. Without tools (or with
+    ``TOOLS_ENABLED`` off) this is one ``llm.stream_chat``. The text of every round is
+    streamed and joined; the usage of every round is summed. Raises ``LLMError`` or
+    ``Cancelled`` as ``stream_chat`` does."""
+    if not tools or not assistant_settings.TOOLS_ENABLED:
+        return llm.stream_chat(messages, on_delta=on_delta, should_stop=should_stop)
+    max_rounds = assistant_settings.MAX_TOOL_ROUNDS if max_rounds is None else max_rounds
+    by_name = {tool.name: tool for tool in tools}
+    schemas = [tool.schema() for tool in tools]
+    messages = list(messages)
+    text = _Text(on_delta)
+    usage: dict[str, int] = {}
+    runs: list[ToolRun] = []
+    for round_number in range(max_rounds + 1):
+        last = round_number == max_rounds
+        text.next_round()
+        result = llm.stream_chat(
+            messages,
+            on_delta=text.delta,
+            should_stop=should_stop,
+            tools=schemas,
+            tool_choice="none" if last else None,
+        )
+        _add_usage(usage, result.usage)
+        if not result.tool_calls or last:
+            break
+        calls = [
+            {**call, "id": call.get("id") or f"call_{round_number}_{index}"}
+            for index, call in enumerate(result.tool_calls)
+        ]
+        messages.append(
+            {
+                "role": "assistant",
+                "content": result.content or None,
+                "tool_calls": [
+                    {
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": call["arguments"] or "{}"},
+                    }
+                    for call in calls
+                ],
+            }
+        )
+        for call in calls:
+            if should_stop is not None and should_stop():
+                raise llm.Cancelled
+            run = _run_one(call, call["id"], by_name, context, on_tool)
+            runs.append(run)
+            messages.append({"role": "tool", "tool_call_id": run.call_id, "content": run.text})
+        services.db_connection_release()
+    return llm.ChatResult(
+        content=text.content,
+        model=result.model,
+        usage=usage,
+        finish_reason=result.finish_reason,
+        tool_calls=result.tool_calls,
+        tool_runs=[{"call_id": r.call_id, "name": r.name, "ok": r.ok} for r in runs],
+    )
