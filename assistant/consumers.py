@@ -8,6 +8,7 @@ missed from the session's event log, so a client sees every event once, in order
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,8 +18,12 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
 
-from . import realtime, selectors, services
+from . import fanout, realtime, selectors, services
 from .models import ChatMessage, ChatSession
+
+logger = logging.getLogger(__name__)
+#: Seconds live events wait for a client's first frame after it connects.
+CONNECT_GRACE = 0.5
 
 
 @database_sync_to_async
@@ -39,19 +44,53 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
         self.user = self.scope["user"]
         self.last_seq = 0
+        #: Whether the socket knows where it stands in the log: after a ``resume``, or
+        #: from where the log stood when it connected. Then a gap in the wake-ups means
+        #: one was lost or is late, and the socket reads the log.
+        self.synced = False
         session, found = await _load(self.session_id, self.user)
-        await self.accept()
         if session is None:
+            await self.accept()
             await self.close(code=CLOSE_FORBIDDEN if found else CLOSE_NOT_FOUND)
             return
         self.session, self.may_change = session, found
-        realtime.register_loop(asyncio.get_running_loop())
-        self.group = realtime.session_group(self.session_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # One pump at a time sends events: wake-ups and replays never interleave.
+        self.sending = asyncio.Lock()
+        # Live events wait for the client's first frame (a resume, usually) or a
+        # moment, so that a resume never replays what the socket already sent.
+        self.ready = asyncio.Event()
+        self.grace = asyncio.get_running_loop().call_later(CONNECT_GRACE, self.ready.set)
+        # A client that never resumes gets every event after it connected.
+        self.connected_seq = await sync_to_async(realtime.event_log().last_seq, thread_sensitive=False)(
+            self.session_id
+        )
+        self.inbox = fanout.Inbox()
+        await fanout.fanout().subscribe(self.session_id, self.inbox)
+        self.pump = asyncio.create_task(self._pump())
+        await self.accept()
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "inbox", None) is not None:
+            self.grace.cancel()
+            self.pump.cancel()
+            await fanout.fanout().unsubscribe(self.session_id, self.inbox)
+
+    async def _pump(self) -> None:
+        try:
+            await self.ready.wait()
+            async with self.sending:
+                if not self.synced:
+                    self.last_seq, self.synced = self.connected_seq, True
+            while True:
+                events = await self.inbox.get()
+                if events is None:  # this socket fell behind: read what it missed
+                    await self.catch_up()
+                else:
+                    await self.session_events({"events": events})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001  (the socket went away while sending)
+            logger.debug("Stopped sending to a socket of session %s", self.session_id, exc_info=True)
 
     # --- Client actions ---------------------------------------------------------------
 
@@ -73,6 +112,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await handler(content)
         except APIException as exc:
             await self.send_error(_error_text(exc))
+        finally:
+            self.ready.set()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         try:
@@ -122,12 +163,18 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         after = content.get("after", 0)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValidationError({"after": ["Give the last seq you saw, a whole number."]})
-        self.last_seq = after
-        await self.catch_up()
+        async with self.sending:
+            self.last_seq = after
+            self.synced = True
+            await self._catch_up()
 
     # --- Events -----------------------------------------------------------------------
 
     async def catch_up(self) -> None:
+        async with self.sending:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
         missed = await sync_to_async(realtime.event_log().read, thread_sensitive=False)(
             self.session_id, self.last_seq
         )
@@ -142,11 +189,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = max(self.last_seq, seq)
 
     async def session_events(self, message) -> None:
-        for event in message["events"]:
-            seq = event.get("seq", 0)
-            if seq > self.last_seq + 1 and self.last_seq:
-                await self.catch_up()  # a wake-up was lost or is late: read the log
-            await self.deliver(event)
+        async with self.sending:
+            for event in message["events"]:
+                seq = event.get("seq", 0)
+                if self.synced and seq > self.last_seq + 1:
+                    await self._catch_up()  # a wake-up was lost or is late: read the log
+                await self.deliver(event)
 
 
 def _uuid(value):

@@ -7,12 +7,11 @@ import asyncio
 import json
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
-from . import realtime, selectors
+from . import fanout, realtime, selectors
 
 KEEPALIVE = 15.0
 
@@ -58,11 +57,8 @@ async def session_events(request, session_id):
 
 
 async def _stream(session_id: str, after: int):
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    group = realtime.session_group(session_id)
-    await layer.group_add(group, channel)
-    realtime.register_loop(asyncio.get_running_loop())
+    inbox = fanout.Inbox()
+    await fanout.fanout().subscribe(session_id, inbox)
     read = sync_to_async(realtime.event_log().read, thread_sensitive=False)
     last = after
     try:
@@ -72,13 +68,15 @@ async def _stream(session_id: str, after: int):
             last = event["seq"]
         while True:
             try:
-                message = await asyncio.wait_for(layer.receive(channel), KEEPALIVE)
+                events = await asyncio.wait_for(inbox.get(), KEEPALIVE)
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            for event in message.get("events", []):
+            if events is None:  # this stream fell behind: the log has every event
+                events = await read(session_id, last)
+            for event in events:
                 seq = event.get("seq", 0)
-                if seq > last + 1:
+                if seq > last + 1:  # a wake-up was lost or is late: read the gap
                     for missed in await read(session_id, last):
                         if missed["seq"] < seq:
                             yield _frame(missed)
@@ -87,4 +85,4 @@ async def _stream(session_id: str, after: int):
                     yield _frame(event)
                     last = seq
     finally:
-        await layer.group_discard(group, channel)
+        await fanout.fanout().unsubscribe(session_id, inbox)

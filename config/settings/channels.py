@@ -7,7 +7,9 @@ if cfg.REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [cfg.REDIS_URL],
+                # redis-py fails past 100 connections by default; a thousand sockets
+                # closing at once each leave their group over a connection of their own.
+                "hosts": [{"address": cfg.REDIS_URL, "max_connections": 2000}],
                 "prefix": "assistant:channels",
                 "capacity": 1000,
                 "expiry": 60,

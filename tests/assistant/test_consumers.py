@@ -6,8 +6,8 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.services import tokens_for_user
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
-from assistant import realtime, services
-from assistant.models import ChatMessage
+from assistant import processing, realtime, services
+from assistant.models import ChatMessage, ChatSession
 from config.asgi import application
 from tests import factories as f
 
@@ -68,6 +68,22 @@ async def test_resume_replays_exactly_what_was_missed(user, session, cut):
     await socket.disconnect()
 
 
+async def test_a_late_first_wake_up_after_resuming_from_zero_loses_nothing(user):
+    """A new session's first event may be signalled after its second (they come from
+    different processes): a socket that resumed from 0 reads the gap from the log."""
+    job = await sync_to_async(lambda: f.job(workflow_=f.workflow(project_=f.project(members=[user]))))()
+    session = await sync_to_async(ChatSession.objects.create)(mode="job_code", user=user, job=job)
+    socket = await open_socket(user, session.pk)
+    await socket.send_json_to({"action": "resume", "after": 0})
+    assert await socket.receive_nothing(timeout=0.2)
+    await sync_to_async(realtime.event_log().append)(str(session.pk), {"type": "message.created"})
+    await sync_to_async(realtime.publish)(session.pk, "message.status", status="processing")
+    first, second = await socket.receive_json_from(), await socket.receive_json_from()
+    assert (first["seq"], first["type"]) == (1, "message.created")
+    assert (second["seq"], second["type"]) == (2, "message.status")
+    await socket.disconnect()
+
+
 async def test_cancel_and_retry(user, session, enqueued):
     socket = await open_socket(user, session.pk)
     await socket.send_json_to({"action": "cancel"})
@@ -112,4 +128,30 @@ async def test_a_public_session_can_be_watched_but_not_changed(session, make_use
     socket = await open_socket(bob, session.pk)
     await socket.send_json_to({"action": "send", "content": "mine now"})
     assert "owner" in (await socket.receive_json_from(timeout=3))["detail"]
+    await socket.disconnect()
+
+
+async def test_tool_calls_arrive_as_tool_start_and_tool_end_frames_with_seq(user, session, model_server):
+    from tests.llm_server import Reply
+
+    run = await sync_to_async(f.run)(job_=session.job, log="TypeError: boom")
+    message = await sync_to_async(f.first_message)(session)
+    model_server.script(
+        Reply(text="", tool_calls=[{"id": "call_7", "name": "run_log", "arguments": "{}"}]),
+        Reply(text="It failed with a TypeError."),
+    )
+    socket = await open_socket(user, session.pk)
+    outcome = await sync_to_async(processing.message_process)(message_id=message.pk)
+    assert outcome.state == "success"
+    start = await next_of(socket, "tool.start")
+    end = await next_of(socket, "tool.end")
+    token = await next_of(socket, "token")
+    completed = await next_of(socket, "message.completed")
+    assert start["seq"] < end["seq"] < token["seq"] < completed["seq"]
+    assert (start["message_id"], start["call_id"], start["name"], start["arguments"]) == (
+        str(message.pk), "call_7", "run_log", {}
+    )  # fmt: skip
+    assert (end["call_id"], end["name"], end["ok"]) == ("call_7", "run_log", True)
+    assert f'"run_id": {run.pk}' in end["result"] and "TypeError: boom" in end["result"]
+    assert completed["message"]["content"] == "It failed with a TypeError."
     await socket.disconnect()

@@ -75,6 +75,9 @@ def test_websocket_auth_over_a_real_socket(served, user, tokens):
             assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "error"
 
     asyncio.run(scenario())
+    # The server logs each socket's path, but never the token in it.
+    assert "/ws/events/?token=[redacted]" in served.output()
+    assert tokens["access"] not in served.output()
 
 
 @pytest.mark.services
