@@ -60,12 +60,13 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         # moment, so that a resume never replays what the socket already sent.
         self.ready = asyncio.Event()
         self.grace = asyncio.get_running_loop().call_later(CONNECT_GRACE, self.ready.set)
-        # A client that never resumes gets every event after it connected.
+        self.inbox = fanout.Inbox()
+        await fanout.fanout().subscribe(self.session_id, self.inbox)
+        # A client that never resumes gets every event after it connected: those after
+        # this seq, whose wake-ups the subscription above receives.
         self.connected_seq = await sync_to_async(realtime.event_log().last_seq, thread_sensitive=False)(
             self.session_id
         )
-        self.inbox = fanout.Inbox()
-        await fanout.fanout().subscribe(self.session_id, self.inbox)
         self.pump = asyncio.create_task(self._pump())
         await self.accept()
 
@@ -73,7 +74,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "inbox", None) is not None:
             self.grace.cancel()
             self.pump.cancel()
-            await fanout.fanout().unsubscribe(self.session_id, self.inbox)
+            await asyncio.shield(fanout.fanout().unsubscribe(self.session_id, self.inbox))
 
     async def _pump(self) -> None:
         try:

@@ -84,15 +84,17 @@ class SessionFanout:
             if listeners:
                 return
             del self._listeners[session_id]
-            try:
-                await get_channel_layer().group_discard(realtime.session_group(session_id), self._channel)
-            except Exception:  # noqa: BLE001  (the membership expires by itself)
-                logger.warning("Could not leave the group of session %s", session_id, exc_info=True)
+            channel, stopped = self._channel, []
             if not self._listeners:  # nobody left to wake: stop reading until the next one
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-                self._tasks, self._channel = [], None
+                stopped, self._tasks, self._channel = self._tasks, [], None
+        try:
+            await get_channel_layer().group_discard(realtime.session_group(session_id), channel)
+        except Exception:  # noqa: BLE001  (the membership expires by itself)
+            logger.warning("Could not leave the group of session %s", session_id, exc_info=True)
+        for task in stopped:
+            task.cancel()
+        if stopped:
+            await asyncio.wait(stopped, timeout=10)
 
     def listeners(self, session_id: str) -> int:
         return len(self._listeners.get(session_id, ()))

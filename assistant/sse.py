@@ -85,4 +85,5 @@ async def _stream(session_id: str, after: int):
                     yield _frame(event)
                     last = seq
     finally:
-        await fanout.fanout().unsubscribe(session_id, inbox)
+        # Shielded: a client that goes away cancels this stream, not the clean-up.
+        await asyncio.shield(fanout.fanout().unsubscribe(session_id, inbox))
