@@ -82,6 +82,9 @@ class ModeSerializer(serializers.Serializer):
     placeholder = serializers.CharField()
     supports_template_generation = serializers.BooleanField()
     enable_attachment_options = serializers.BooleanField()
+    input_disabled = serializers.CharField(
+        allow_null=True, help_text="Why a message can't be sent in this mode now, or null."
+    )
 
 
 class PaginationSerializer(serializers.Serializer):
@@ -105,13 +108,51 @@ class DisclaimerSerializer(serializers.Serializer):
     accepted = serializers.BooleanField()
 
 
+class ModesContextSerializer(serializers.Serializer):
+    job = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
 class ModesView(APIView):
     @extend_schema(
+        parameters=[ModesContextSerializer],
         responses=inline_serializer("Modes", {"modes": ModeSerializer(many=True)}),
-        summary="The enabled assistant modes with their metadata and placeholders",
+        summary="The enabled assistant modes with their metadata, placeholders, and whether "
+        "a message can be sent about the given job or project",
     )
     def get(self, request):
-        return Response({"modes": [mode.metadata() for mode in site.all()]})
+        params = ModesContextSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        context = {"user": request.user, **_member_objects(request.user, params.validated_data)}
+        if "job" in context and "project" not in context:
+            context["project"] = context["job"].workflow.project
+        return Response(
+            {
+                "modes": [
+                    {**mode.metadata(), "input_disabled": mode.chat_input_disabled(context)}
+                    for mode in site.all()
+                ]
+            }
+        )
+
+
+def _member_objects(user, ids: dict) -> dict:
+    """The objects named by ``ids`` (job, project, workflow) from the user's own
+    projects; an id that is not among them is bad input."""
+    projects = selectors.projects_of(user)
+    allowed = {
+        "job": Job.objects.filter(workflow__project__in=projects).select_related("workflow__project"),
+        "project": projects,
+        "workflow": Workflow.objects.filter(project__in=projects),
+    }
+    found = {}
+    for field, value in ids.items():
+        if value is None or field not in allowed:
+            continue
+        found[field] = allowed[field].filter(pk=value).first()
+        if found[field] is None:
+            raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
+    return found
 
 
 #: Largest id a database integer column holds; bigger ones are bad input, not a crash.
@@ -166,24 +207,10 @@ class SessionsView(APIView):
         _require_configured()
         content, meta = values.pop("content"), values.pop("meta", None)
         params = {k: v for k, v in values.items() if v is not None}
-        self._check_membership(request.user, params)
+        _member_objects(request.user, params)
         session = mode.create_session(user=request.user, content=content, params=params, meta=meta)
         session = selectors.session_get(session_id=session.pk)
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
-
-    @staticmethod
-    def _check_membership(user, params) -> None:
-        """Users chat only about objects of their own projects."""
-        projects = selectors.projects_of(user)
-        checks = {
-            "job": Job.objects.filter(workflow__project__in=projects),
-            "project": projects,
-            "workflow": Workflow.objects.filter(project__in=projects),
-        }
-        for field, allowed in checks.items():
-            value = params.get(field)
-            if value is not None and not allowed.filter(pk=value).exists():
-                raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
 
 
 class SessionUpdateSerializer(serializers.Serializer):
@@ -191,11 +218,22 @@ class SessionUpdateSerializer(serializers.Serializer):
     is_public = serializers.BooleanField(required=False)
 
 
+class SessionWithInputSerializer(ChatSessionDetailSerializer):
+    input_disabled = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Why you can't send a message now, or null."
+    )
+
+    class Meta(ChatSessionDetailSerializer.Meta):
+        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled"]
+        read_only_fields = fields
+
+
 class SessionDetailView(APIView):
-    @extend_schema(responses=ChatSessionDetailSerializer, summary="A session with its messages")
+    @extend_schema(responses=SessionWithInputSerializer, summary="A session with its messages")
     def get(self, request, session_id):
-        session = _session_for(request, session_id)
-        return Response(ChatSessionDetailSerializer(selectors.session_get(session_id=session.pk)).data)
+        session = selectors.session_get(session_id=_session_for(request, session_id).pk)
+        session.input_disabled = _input_disabled(request.user, session)
+        return Response(SessionWithInputSerializer(session).data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=ChatSessionSerializer, summary="Rename")
     def patch(self, request, session_id):
@@ -212,6 +250,16 @@ class SessionDetailView(APIView):
     def delete(self, request, session_id):
         services.session_delete(session=_session_for(request, session_id, change=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _input_disabled(user, session: ChatSession) -> str | None:
+    if session.user_id != user.pk and not user.is_staff:
+        return "This session is read-only: only its owner can send messages."
+    try:
+        mode = site.get(session.mode)
+    except NotRegistered:
+        return "This assistant mode is not available any more."
+    return mode.chat_input_disabled({"user": user, "session": session, "project": session.project})
 
 
 class MessageCreateSerializer(serializers.Serializer):

@@ -1,7 +1,28 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+#: The chat page loads only this site's own scripts, styles, images and sockets, so
+#: markup a model writes can neither run code nor fetch anything from elsewhere.
+CHAT_PAGE_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 @login_required
+@ensure_csrf_cookie
 def home(request):
-    return render(request, "home.html")
+    """The chat page: modes, conversations and live answers over the API and websockets."""
+    response = render(request, "chat.html")
+    response["Content-Security-Policy"] = CHAT_PAGE_CSP
+    return response

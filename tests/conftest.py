@@ -165,16 +165,19 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture
-def served(process_env, tmp_path) -> Iterator[Served]:
-    """``manage.py serve`` as `make run` starts it, on a free port, against the test DB."""
+def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
+    """``manage.py serve`` as `make run` starts it, on a free port, with ``env``."""
     port = free_port()
-    log = tmp_path / "serve.log"
+    log = tmp_path / f"serve-{port}.log"
+    if env.get("REDIS_URL"):
+        from config.celery import app
+
+        app.control.purge()  # nothing left queued by an earlier test reaches this server's worker
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(port)],
             cwd=ROOT,
-            env=process_env,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -190,6 +193,8 @@ def served(process_env, tmp_path) -> Iterator[Served]:
                 process.kill()
                 pytest.fail(f"the server did not start:\n{server.output()}")
             time.sleep(0.2)
+    if env.get("REDIS_URL"):
+        _wait_for_worker(server)
     yield server
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -198,3 +203,30 @@ def served(process_env, tmp_path) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _wait_for_worker(server: Served, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while "ready." not in server.output():
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the served worker did not start:\n{server.output()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def served(process_env, tmp_path) -> Iterator[Served]:
+    """The served product (web, and with Redis its worker and beat), on the demo model."""
+    yield from serve(process_env, tmp_path)
+
+
+@pytest.fixture
+def served_with_model(process_env, model_server, tmp_path) -> Iterator[Served]:
+    """The served product answered by the scripted ``model_server``."""
+    env = {
+        **process_env,
+        "OPENAI_BASE_URL": model_server.url,
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_MODEL": "test-model",
+        "AI_RETRY_BACKOFF": "0.2",
+    }
+    yield from serve(env, tmp_path)

@@ -48,6 +48,40 @@ def test_modes_lists_the_enabled_modes(alice, settings):
     assert [m["id"] for m in alice.get("/api/modes/").json()["modes"]] == ["workflow_template"]
 
 
+def test_modes_say_why_input_is_disabled_about_a_job_or_project(alice, user, own_job, make_user, settings):
+    def reasons(**params):
+        response = alice.get("/api/modes/", params)
+        assert response.status_code == 200, response.content
+        return {m["id"]: m["input_disabled"] for m in response.json()["modes"]}
+
+    assert reasons()["job_code"] == "Select a job to ask about it."
+    assert reasons(job=own_job.pk)["job_code"] is None
+    project = own_job.workflow.project
+    assert reasons(project=project.pk)["workflow_template"] is None
+    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 10}
+    services.usage_record(user=user, usage={"total_tokens": 10})
+    assert reasons(job=own_job.pk)["job_code"] == "AI usage limit reached. Please try again later."
+
+
+def test_modes_take_only_the_callers_own_objects(alice, make_user):
+    foreign = f.job(workflow_=f.workflow(project_=f.project(members=[make_user("bob")])))
+    for params in ({"job": foreign.pk}, {"project": foreign.workflow.project_id}, {"job": "x"}):
+        response = alice.get("/api/modes/", params)
+        assert response.status_code == 400, params
+        assert response.json()["error"] == "invalid"
+
+
+def test_a_session_says_why_its_input_is_disabled(alice, user, client_of, make_user, enqueued):
+    session = f.job_session(user=user)
+    detail = alice.get(f"/api/sessions/{session.pk}/").json()
+    assert detail["input_disabled"] == "Wait for the assistant to finish its reply."
+    ChatMessage.objects.filter(session=session).update(status="success")
+    assert alice.get(f"/api/sessions/{session.pk}/").json()["input_disabled"] is None
+    services.session_set_public(session=session, is_public=True)
+    other = client_of(make_user("bob")).get(f"/api/sessions/{session.pk}/").json()
+    assert other["input_disabled"] == "This session is read-only: only its owner can send messages."
+
+
 def test_creating_a_job_session_answers_201_with_the_pending_message(alice, own_job, enqueued):
     response = alice.post(
         "/api/sessions/",

@@ -1,0 +1,682 @@
+/* The chat page: the disclaimer, the mode picker, the conversation list, and a
+ * conversation whose answers stream over /ws/sessions/{id}/ and resume after a
+ * dropped connection or a reload. Talks only to this site's API. */
+(() => {
+  "use strict";
+
+  const PAGE_SIZE = 20;
+  const BADGES = { pending: "Sending", processing: "Processing", error: "Failed", cancelled: "Cancelled" };
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key in node) node[key] = value;
+      else node.setAttribute(key, value);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  };
+
+  const state = {
+    modes: [],
+    mode: null, // the mode picked for a new conversation
+    projects: [],
+    list: { offset: 0, total: 0, sort: "desc", search: "" },
+    session: null, // the open conversation
+    messages: new Map(), // id -> message, in the open conversation
+    streams: new Map(), // user message id -> {text, tools, node}
+    socket: null,
+    lastSeq: 0,
+    reconnectDelay: 500,
+    renderQueued: new Set(),
+  };
+
+  // --- The API --------------------------------------------------------------------
+
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  async function api(method, path, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    if (method !== "GET") options.headers["X-CSRFToken"] = csrf();
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (error) {
+      return { ok: false, status: 0, data: { detail: "The server can't be reached. Check your connection." } };
+    }
+    if (response.status === 401) {
+      window.location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+    }
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function errorText(data) {
+    const detail = data && data.detail;
+    if (!detail) return "Something went wrong. Please try again.";
+    if (typeof detail === "string") return detail;
+    return Object.entries(detail)
+      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
+      .join(" ");
+  }
+
+  function notify(text, kind = "info") {
+    const notice = $("notice");
+    notice.textContent = text;
+    notice.className = `notice ${kind}`;
+    notice.hidden = !text;
+  }
+
+  // --- Markdown, made inert -------------------------------------------------------
+
+  const PURIFY = {
+    FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed",
+      "svg", "math", "video", "audio", "source", "link", "meta", "base"],
+    FORBID_ATTR: ["style", "srcset", "action", "formaction", "background", "poster"],
+    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
+  };
+  let purifierReady = false;
+
+  function setUpPurifier() {
+    if (purifierReady) return;
+    purifierReady = true;
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") {
+        node.setAttribute("rel", "noopener noreferrer nofollow");
+        node.setAttribute("target", "_blank");
+      }
+      if (node.tagName === "IMG") {
+        // No image is fetched from anywhere: a picture in an answer shows as its text.
+        const src = node.getAttribute("src") || "";
+        if (!src.startsWith("data:image/")) {
+          node.replaceWith(document.createTextNode(`[image: ${node.getAttribute("alt") || src}]`));
+        }
+      }
+    });
+  }
+
+  function markdown(text) {
+    setUpPurifier();
+    const html = window.marked.parse(text || "", { gfm: true, async: false });
+    const fragment = window.DOMPurify.sanitize(html, { ...PURIFY, RETURN_DOM_FRAGMENT: true });
+    const holder = el("div", { className: "markdown" });
+    holder.append(fragment);
+    return holder;
+  }
+
+  // --- The disclaimer -------------------------------------------------------------
+
+  async function checkDisclaimer() {
+    const { ok, data } = await api("GET", "/api/disclaimer/");
+    if (!ok) return notify(errorText(data), "error");
+    if (data.accepted || data.version === null) return openWorkspace();
+    $("disclaimer-text").replaceChildren(markdown(data.text));
+    $("disclaimer").hidden = false;
+    $("workspace").hidden = true;
+    $("disclaimer-accept").focus();
+    $("app").dataset.ready = "disclaimer";
+  }
+
+  async function acceptDisclaimer() {
+    const { ok, data } = await api("POST", "/api/disclaimer/");
+    if (!ok) return notify(errorText(data), "error");
+    $("disclaimer").hidden = true;
+    openWorkspace();
+  }
+
+  // --- The workspace --------------------------------------------------------------
+
+  async function openWorkspace() {
+    $("workspace").hidden = false;
+    const [modes, projects] = await Promise.all([api("GET", "/api/modes/"), api("GET", "/api/projects/?limit=100")]);
+    state.modes = modes.ok ? modes.data.modes : [];
+    state.projects = projects.ok ? projects.data.results : [];
+    renderModes();
+    await loadSessions({ reset: true });
+    const id = new URLSearchParams(location.hash.slice(1)).get("session");
+    if (id) await openSession(id);
+    else await showStart();
+    $("app").dataset.ready = "workspace";
+  }
+
+  // --- Conversation list ----------------------------------------------------------
+
+  async function loadSessions({ reset }) {
+    if (reset) state.list.offset = 0;
+    const query = new URLSearchParams({
+      offset: state.list.offset, limit: PAGE_SIZE, sort: state.list.sort,
+    });
+    if (state.list.search) query.set("search", state.list.search);
+    const { ok, data } = await api("GET", `/api/sessions/?${query}`);
+    if (!ok) return notify(errorText(data), "error");
+    const list = $("session-list");
+    if (reset) list.replaceChildren();
+    for (const session of data.sessions) list.append(sessionItem(session));
+    state.list.offset += data.sessions.length;
+    state.list.total = data.pagination.total_count;
+    const remaining = Math.max(0, state.list.total - state.list.offset);
+    const more = $("load-more");
+    more.hidden = remaining === 0;
+    more.textContent = `Load more conversations (${remaining} remaining)`;
+    $("session-empty").hidden = list.children.length > 0;
+    markCurrent();
+  }
+
+  function modeName(id) {
+    const mode = state.modes.find((m) => m.id === id);
+    return mode ? mode.name : id;
+  }
+
+  function sessionItem(session) {
+    const open = el("button", { type: "button", className: "session-open", title: session.title },
+      el("span", { className: "session-title" }, session.title || "Untitled Chat"),
+      el("span", { className: "session-mode muted" }, modeName(session.mode)));
+    open.addEventListener("click", () => openSession(session.id));
+    const rename = el("button", { type: "button", className: "link", "aria-label": `Rename ${session.title}` }, "Rename");
+    rename.addEventListener("click", () => startRename(item, session));
+    const remove = el("button", { type: "button", className: "link danger", "aria-label": `Delete ${session.title}` }, "Delete");
+    remove.addEventListener("click", () => deleteSession(session));
+    const item = el("li", { className: "session-item", dataset: { id: session.id } },
+      open, el("span", { className: "session-actions" }, rename, remove));
+    return item;
+  }
+
+  function markCurrent() {
+    for (const item of document.querySelectorAll(".session-item")) {
+      const current = state.session && item.dataset.id === state.session.id;
+      item.classList.toggle("current", Boolean(current));
+      item.querySelector(".session-open").setAttribute("aria-current", current ? "true" : "false");
+    }
+  }
+
+  function startRename(item, session) {
+    const input = el("input", { type: "text", value: session.title, maxLength: 40, className: "rename-input",
+      "aria-label": "New title" });
+    const finish = async (save) => {
+      if (save && input.value.trim() && input.value !== session.title) {
+        const { ok, data } = await api("PATCH", `/api/sessions/${session.id}/`, { title: input.value.trim() });
+        if (!ok) notify(errorText(data), "error");
+        else {
+          session.title = data.title;
+          if (state.session && state.session.id === session.id) $("chat-title").textContent = data.title;
+        }
+      }
+      item.replaceWith(sessionItem(session));
+      markCurrent();
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); finish(true); }
+      if (event.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true), { once: true });
+    item.replaceChildren(input);
+    input.focus();
+    input.select();
+  }
+
+  async function deleteSession(session) {
+    if (!window.confirm(`Delete "${session.title}"? This can't be undone.`)) return;
+    const { ok, data } = await api("DELETE", `/api/sessions/${session.id}/`);
+    if (!ok) return notify(errorText(data), "error");
+    if (state.session && state.session.id === session.id) showStart();
+    await loadSessions({ reset: true });
+    notify("Conversation deleted.");
+  }
+
+  // --- Starting a conversation ----------------------------------------------------
+
+  function renderModes() {
+    const holder = $("mode-list");
+    holder.replaceChildren();
+    state.modes.forEach((mode, index) => {
+      const input = el("input", { type: "radio", name: "mode", value: mode.id, id: `mode-${mode.id}` });
+      input.checked = index === 0;
+      input.addEventListener("change", () => pickMode(mode.id));
+      holder.append(el("label", { className: "mode-card", htmlFor: `mode-${mode.id}` }, input,
+        el("span", { className: "mode-name" }, mode.name),
+        el("span", { className: "mode-description muted" }, mode.description)));
+    });
+    if (state.modes.length) pickMode(state.modes[0].id);
+  }
+
+  function options(select, items, { empty } = {}) {
+    const previous = select.value;
+    select.replaceChildren();
+    if (empty) select.append(el("option", { value: "" }, empty));
+    for (const item of items) select.append(el("option", { value: String(item.id) }, item.name));
+    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  }
+
+  async function pickMode(id) {
+    state.mode = state.modes.find((m) => m.id === id);
+    const needsJob = id === "job_code";
+    const needsProject = needsJob || id === "workflow_template";
+    $("context").hidden = !needsProject;
+    $("pick-job-row").hidden = !needsJob;
+    options($("pick-project"), state.projects, { empty: state.projects.length ? null : "No projects yet" });
+    await refreshWorkflows();
+  }
+
+  async function refreshWorkflows() {
+    const project = $("pick-project").value;
+    const needsJob = state.mode && state.mode.id === "job_code";
+    const workflows = project ? await api("GET", `/api/workflows/?project=${project}&limit=100`) : null;
+    options($("pick-workflow"), workflows && workflows.ok ? workflows.data.results : [],
+      { empty: needsJob ? null : "New workflow" });
+    await refreshJobs();
+  }
+
+  async function refreshJobs() {
+    const workflow = $("pick-workflow").value;
+    const jobs = workflow ? await api("GET", `/api/jobs/?workflow=${workflow}&limit=100`) : null;
+    options($("pick-job"), jobs && jobs.ok ? jobs.data.results : []);
+    await refreshStartInput();
+  }
+
+  function startContext() {
+    const mode = state.mode ? state.mode.id : null;
+    const value = (id) => ($(id).value ? Number($(id).value) : null);
+    if (mode === "job_code") return { job: value("pick-job") };
+    if (mode === "workflow_template") return { project: value("pick-project"), workflow: value("pick-workflow") };
+    return {};
+  }
+
+  async function refreshStartInput() {
+    if (!state.mode || state.session) return;
+    const context = startContext();
+    const query = new URLSearchParams();
+    if (context.job) query.set("job", context.job);
+    if (context.project) query.set("project", context.project);
+    const { ok, data } = await api("GET", `/api/modes/?${query}`);
+    const mode = ok ? data.modes.find((m) => m.id === state.mode.id) : null;
+    setComposer({ placeholder: state.mode.placeholder, disabled: mode ? mode.input_disabled : errorText(data) });
+  }
+
+  function showStart() {
+    closeSocket();
+    state.session = null;
+    state.messages.clear();
+    state.streams.clear();
+    history.replaceState(null, "", location.pathname);
+    $("start").hidden = false;
+    $("chat-header").hidden = true;
+    $("messages").replaceChildren();
+    $("composer").hidden = false;
+    markCurrent();
+    return refreshStartInput();
+  }
+
+  // --- The composer ---------------------------------------------------------------
+
+  function setComposer({ placeholder, disabled, busy }) {
+    const input = $("message-input");
+    if (placeholder !== undefined) input.placeholder = placeholder;
+    if (disabled !== undefined) {
+      input.disabled = Boolean(disabled);
+      $("send").disabled = Boolean(disabled);
+      $("input-disabled").textContent = disabled || "";
+      $("input-disabled").hidden = !disabled;
+    }
+    if (busy !== undefined) $("cancel").hidden = !busy;
+  }
+
+  function inProgress() {
+    for (const message of state.messages.values()) {
+      if (message.role === "user" && (message.status === "pending" || message.status === "processing")) {
+        return message;
+      }
+    }
+    return null;
+  }
+
+  function refreshComposer() {
+    if (!state.session) return;
+    const running = inProgress();
+    if (running) {
+      setComposer({ disabled: "Wait for the assistant to finish its reply.", busy: true });
+    } else {
+      setComposer({ disabled: state.session.input_disabled_other || null, busy: false });
+    }
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    const input = $("message-input");
+    const content = input.value.trim();
+    if (!content || input.disabled) return;
+    setComposer({ disabled: "Sending…" });
+    let result;
+    if (state.session) {
+      result = await api("POST", `/api/sessions/${state.session.id}/messages/`, { content });
+    } else {
+      const body = { mode: state.mode.id, content, ...startContext() };
+      result = await api("POST", "/api/sessions/", body);
+    }
+    if (!result.ok) {
+      const text = errorText(result.data);
+      notify(text, "error");
+      if (result.status === 429) setComposer({ disabled: text });
+      else if (state.session) refreshComposer();
+      else await refreshStartInput();
+      return;
+    }
+    notify("");
+    input.value = "";
+    if (state.session) {
+      // The socket may have told of this message (and its progress) already.
+      if (!state.messages.has(result.data.id)) addMessage(result.data);
+      refreshComposer();
+    } else {
+      await loadSessions({ reset: true });
+      await openSession(result.data.id, result.data);
+    }
+    input.focus();
+  }
+
+  async function cancel() {
+    const running = inProgress();
+    if (!running) return;
+    const { ok, data } = await api("POST", `/api/messages/${running.id}/cancel/`);
+    if (!ok) notify(errorText(data), "error");
+  }
+
+  async function retry(message) {
+    const { ok, data } = await api("POST", `/api/messages/${message.id}/retry/`);
+    if (!ok) return notify(errorText(data), "error");
+    notify("");
+    // The socket may have told of the new attempt already; never go back from it.
+    const known = state.messages.get(message.id);
+    if (known && (known.status === "error" || known.status === "cancelled")) updateMessage(data);
+  }
+
+  // --- A conversation -------------------------------------------------------------
+
+  async function openSession(id, loaded) {
+    closeSocket();
+    let session = loaded;
+    if (!session || !session.messages) {
+      const { ok, data } = await api("GET", `/api/sessions/${id}/`);
+      if (!ok) {
+        notify(errorText(data), "error");
+        return showStart();
+      }
+      session = data;
+    }
+    state.session = session;
+    state.session.input_disabled_other = otherReason(session.input_disabled);
+    state.messages.clear();
+    state.streams.clear();
+    state.lastSeq = 0;
+    history.replaceState(null, "", `#session=${session.id}`);
+    $("start").hidden = true;
+    $("chat-header").hidden = false;
+    $("chat-title").textContent = session.title || "Untitled Chat";
+    $("chat-mode").textContent = modeName(session.mode);
+    const mode = state.modes.find((m) => m.id === session.mode);
+    setComposer({ placeholder: mode ? mode.placeholder : "" });
+    $("messages").replaceChildren();
+    for (const message of session.messages) addMessage(message);
+    refreshComposer();
+    markCurrent();
+    openSocket();
+  }
+
+  // The reason a reply is running is shown live; only the other reasons are kept.
+  function otherReason(reason) {
+    return reason && !/finish its reply/.test(reason) ? reason : null;
+  }
+
+  function addMessage(message) {
+    if (state.messages.has(message.id)) return updateMessage(message);
+    state.messages.set(message.id, message);
+    const node = el("li", { className: `message ${message.role}`, dataset: { id: message.id } });
+    $("messages").append(node);
+    renderMessage(message);
+    if (message.role === "user" && message.status === "processing" && !state.streams.has(message.id)) {
+      streamFor(message.id);
+    }
+    scrollDown();
+  }
+
+  function updateMessage(changes) {
+    const message = state.messages.get(changes.id);
+    if (!message) return addMessage(changes);
+    Object.assign(message, changes);
+    renderMessage(message);
+    refreshComposer();
+  }
+
+  function messageNode(id) {
+    return document.querySelector(`.message[data-id="${CSS.escape(id)}"]`);
+  }
+
+  function renderMessage(message) {
+    const node = messageNode(message.id);
+    if (!node) return;
+    node.className = `message ${message.role} status-${message.status}`;
+    const parts = [el("div", { className: "who" }, message.role === "user" ? "You" : "Assistant")];
+    parts.push(message.role === "user" ? el("div", { className: "text" }, message.content) : markdown(message.content));
+    if (message.code) parts.push(templateBlock(message));
+    const badge = message.role === "user" && BADGES[message.status];
+    if (badge) parts.push(el("span", { className: `badge ${message.status}` }, badge));
+    if (message.status === "error") {
+      parts.push(el("p", { className: "error", role: "alert" }, message.error || "The assistant could not answer."));
+    }
+    if (message.role === "user" && (message.status === "error" || message.status === "cancelled")) {
+      const again = el("button", { type: "button", className: "secondary retry" }, "Retry");
+      again.addEventListener("click", () => retry(message));
+      parts.push(again);
+    }
+    node.replaceChildren(...parts);
+  }
+
+  function templateBlock(message) {
+    const errors = (message.meta && message.meta.validation_errors) || [];
+    const block = el("div", { className: "template" },
+      el("div", { className: "template-head" }, state.session && state.session.mode === "workflow_template"
+        ? "Workflow template" : "Code"),
+      el("pre", {}, el("code", {}, message.code)));
+    if (!state.session || state.session.mode !== "workflow_template") return block;
+    if (errors.length) {
+      block.append(el("p", { className: "error" }, "This template has errors; the next message asks for a fix:"),
+        el("ul", { className: "validation-errors" }, ...errors.map((e) => el("li", {}, e))));
+    } else {
+      const apply = el("button", { type: "button", className: "apply" }, "Apply template");
+      apply.addEventListener("click", () => applyTemplate(apply));
+      block.append(el("p", { className: "ok" }, "The template is valid."), apply);
+    }
+    return block;
+  }
+
+  async function applyTemplate(button) {
+    button.disabled = true;
+    const { ok, data } = await api("POST", `/api/sessions/${state.session.id}/apply/`);
+    button.disabled = false;
+    if (!ok) return notify(errorText(data), "error");
+    state.session.workflow = data.workflow;
+    notify("Template applied to the workflow.", "success");
+  }
+
+  // --- Streaming ------------------------------------------------------------------
+
+  function streamFor(messageId) {
+    let stream = state.streams.get(messageId);
+    if (!stream) {
+      const node = el("li", { className: "message assistant streaming", dataset: { replyTo: messageId } });
+      stream = { text: "", tools: new Map(), node };
+      state.streams.set(messageId, stream);
+      const question = messageNode(messageId);
+      if (question) question.after(node); else $("messages").append(node);
+      renderStream(messageId);
+    }
+    return stream;
+  }
+
+  function dropStream(messageId) {
+    const stream = state.streams.get(messageId);
+    if (stream) stream.node.remove();
+    state.streams.delete(messageId);
+  }
+
+  function queueRender(messageId) {
+    if (state.renderQueued.has(messageId)) return;
+    state.renderQueued.add(messageId);
+    requestAnimationFrame(() => {
+      state.renderQueued.delete(messageId);
+      renderStream(messageId);
+    });
+  }
+
+  function renderStream(messageId) {
+    const stream = state.streams.get(messageId);
+    if (!stream) return;
+    const parts = [el("div", { className: "who" }, "Assistant")];
+    for (const tool of stream.tools.values()) {
+      parts.push(el("div", { className: `tool ${tool.done ? "done" : "running"}` },
+        tool.done ? `Used ${tool.name}` : `Using ${tool.name}…`));
+    }
+    parts.push(stream.text ? markdown(stream.text) : el("div", { className: "typing muted" }, "Thinking…"));
+    stream.node.replaceChildren(...parts);
+    scrollDown();
+  }
+
+  function scrollDown() {
+    const list = $("messages");
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function answered(messageId) {
+    const message = state.messages.get(messageId);
+    return message && message.status === "success";
+  }
+
+  const handlers = {
+    "message.created": (event) => addMessage(event.message),
+    "message.status": (event) => {
+      const message = state.messages.get(event.message_id);
+      if (!message || message.status === "success") return; // an answer is final
+      if (event.status === "processing") {
+        dropStream(event.message_id); // a new attempt streams from the start
+        streamFor(event.message_id);
+      } else if (event.status !== "success") {
+        dropStream(event.message_id);
+      }
+      updateMessage({ id: event.message_id, status: event.status, error: event.error || "" });
+    },
+    token: (event) => {
+      if (answered(event.message_id)) return;
+      const stream = streamFor(event.message_id);
+      stream.text += event.delta;
+      queueRender(event.message_id);
+    },
+    "tool.start": (event) => {
+      if (answered(event.message_id)) return;
+      streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: false });
+      queueRender(event.message_id);
+    },
+    "tool.end": (event) => {
+      if (answered(event.message_id)) return;
+      streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: true });
+      queueRender(event.message_id);
+    },
+    "message.completed": (event) => {
+      dropStream(event.reply_to);
+      addMessage(event.message);
+      const question = state.messages.get(event.reply_to);
+      if (question) updateMessage({ id: question.id, status: "success", error: "" });
+    },
+    "message.error": (event) => {
+      dropStream(event.message_id);
+      if (!answered(event.message_id)) updateMessage({ id: event.message_id, status: "error", error: event.error });
+    },
+  };
+
+  function openSocket() {
+    if (!state.session) return;
+    const sessionId = state.session.id;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${sessionId}/`);
+    state.socket = socket;
+    socket.addEventListener("open", () => {
+      state.reconnectDelay = 500;
+      $("app").dataset.connection = "open";
+      socket.send(JSON.stringify({ action: "resume", after: state.lastSeq }));
+    });
+    socket.addEventListener("message", (frame) => {
+      let event;
+      try { event = JSON.parse(frame.data); } catch { return; }
+      if (event.type === "error") return notify(errorText(event), "error");
+      if (event.seq) {
+        if (event.seq <= state.lastSeq) return; // seen already
+        state.lastSeq = event.seq;
+      }
+      const handler = handlers[event.type];
+      if (handler) handler(event);
+    });
+    socket.addEventListener("close", (event) => {
+      if (state.socket !== socket) return; // replaced on purpose
+      $("app").dataset.connection = "closed";
+      state.socket = null;
+      if ([4401, 4403, 4404].includes(event.code)) {
+        return notify(event.code === 4401 ? "Your login has ended; log in again." : "This conversation is not available.", "error");
+      }
+      const delay = state.reconnectDelay;
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 5000);
+      setTimeout(() => {
+        if (state.session && state.session.id === sessionId && !state.socket) openSocket();
+      }, delay);
+    });
+  }
+
+  function closeSocket() {
+    const socket = state.socket;
+    state.socket = null;
+    if (socket) socket.close(1000);
+  }
+
+  // --- Wiring ---------------------------------------------------------------------
+
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  }
+
+  function start() {
+    $("disclaimer-accept").addEventListener("click", acceptDisclaimer);
+    $("new-chat").addEventListener("click", showStart);
+    $("load-more").addEventListener("click", () => loadSessions({ reset: false }));
+    $("session-sort").addEventListener("change", (event) => {
+      state.list.sort = event.target.value;
+      loadSessions({ reset: true });
+    });
+    $("session-search").addEventListener("input", debounce((event) => {
+      state.list.search = event.target.value.trim();
+      loadSessions({ reset: true });
+    }, 250));
+    $("pick-project").addEventListener("change", refreshWorkflows);
+    $("pick-workflow").addEventListener("change", refreshJobs);
+    $("pick-job").addEventListener("change", refreshStartInput);
+    $("composer").addEventListener("submit", send);
+    $("message-input").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
+    });
+    $("cancel").addEventListener("click", cancel);
+    window.addEventListener("online", () => { if (!state.socket) openSocket(); });
+    window.addEventListener("hashchange", () => {
+      const id = new URLSearchParams(location.hash.slice(1)).get("session");
+      if (id && (!state.session || state.session.id !== id)) openSession(id);
+    });
+    checkDisclaimer();
+  }
+
+  // For operators and tests: drop the live connection as a network failure would.
+  window.assistantChat = { dropConnection: () => state.socket && state.socket.close(4000) };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

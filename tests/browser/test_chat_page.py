@@ -1,0 +1,322 @@
+"""The chat page in headless Chromium against the served product (web process, and
+with the services its Celery worker), answered by the scripted model server."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from assistant import services
+from assistant.models import AIUsage, ChatMessage, ChatSession, Disclaimer, DisclaimerAcceptance, Workflow
+from tests import factories as f
+from tests.conftest import serve
+from tests.llm_server import Reply
+
+from .conftest import log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WORDS = [f"word{i} " for i in range(40)]
+SLOW = Reply(chunks=WORDS, chunk_delay=0.1)
+
+
+@pytest.fixture
+def job(user):
+    project = f.project(members=[user], name="Clinic")
+    return f.job(workflow_=f.workflow(project_=project, name="Intake"), name="Fetch patients")
+
+
+@pytest.fixture(autouse=True)
+def disclaimer():
+    """The active disclaimer (its migration's row does not outlive a flushed database)."""
+    found, _ = Disclaimer.objects.update_or_create(
+        version=1, defaults={"text": "Answers come from an **AI model** and may be wrong.", "is_active": True}
+    )
+    return found
+
+
+@pytest.fixture
+def accepted(user, disclaimer):
+    services.disclaimer_mark_read(user=user)
+
+
+def assistant_text(page) -> str:
+    return page.locator(".message.assistant:not(.streaming) .markdown").inner_text().strip()
+
+
+def send(page, text: str) -> None:
+    page.fill("#message-input", text)
+    page.keyboard.press("Enter")
+
+
+def wait_for_streamed_text(page, at_least: int = 1) -> str:
+    """The text of the answer still streaming, once it has ``at_least`` characters."""
+    streaming = page.locator(".message.streaming .markdown")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if streaming.count():
+            text = streaming.inner_text()
+            if len(text) >= at_least:
+                return text
+        page.wait_for_timeout(30)
+    raise AssertionError("no answer streamed")
+
+
+def reply_of(user_message: ChatMessage) -> ChatMessage:
+    return ChatMessage.objects.get(reply_to=user_message)
+
+
+def test_log_in_accept_the_disclaimer_and_watch_an_answer_stream(
+    page, served_with_model, model_server, user, job
+):
+    chunks = [f"part{i} " for i in range(30)]
+    model_server.script(Reply(chunks=chunks, chunk_delay=0.05))
+    log_in(page, served_with_model.url, "alice")
+
+    expect(page.locator("#disclaimer")).to_be_visible()
+    expect(page.locator("#disclaimer-text strong")).to_have_text("AI model")  # rendered Markdown
+    expect(page.locator("#workspace")).to_be_hidden()
+    page.click("#disclaimer-accept")
+    expect(page.locator("#workspace")).to_be_visible()
+    assert DisclaimerAcceptance.objects.filter(user=user).exists()
+
+    expect(page.locator("#mode-job_code")).to_be_checked()
+    expect(page.locator("#pick-job")).to_have_value(str(job.pk))
+    expect(page.locator("#message-input")).to_have_attribute("placeholder", re.compile("job code"))
+    send(page, "Why does it fail?")
+
+    partial = wait_for_streamed_text(page, 5)
+    full = "".join(chunks).strip()
+    assert full.startswith(partial.strip()) and len(partial.strip()) < len(full)
+    expect(page.locator(".message.user .badge")).to_have_text("Processing")
+    expect(page.locator("#cancel")).to_be_visible()
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1)
+    assert assistant_text(page) == full
+    expect(page.locator(".message.streaming")).to_have_count(0)
+    expect(page.locator(".message.user .badge")).to_have_count(0)
+    question = ChatMessage.objects.get(role="user")
+    assert question.status == "success" and reply_of(question).content.strip() == full
+
+    expect(page.locator(".session-item")).to_have_count(1)
+    expect(page.locator(".session-title")).to_have_text("Why does it fail")
+    page.reload()  # the conversation reopens, the disclaimer stays accepted
+    expect(page.locator("#disclaimer")).to_be_hidden()
+    expect(page.locator(".message")).to_have_count(2)
+    assert assistant_text(page) == full
+    assert page.outside_requests == [] and page.errors == []
+
+
+@pytest.mark.parametrize("interruption", ["reload", "dropped connection"])
+def test_an_interrupted_page_shows_the_whole_answer_once(
+    page, served_with_model, model_server, user, job, accepted, interruption
+):
+    model_server.script(SLOW)
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Explain the job")
+    wait_for_streamed_text(page, 20)
+    if interruption == "reload":
+        page.reload()
+    else:
+        page.evaluate("window.assistantChat.dropConnection()")
+        expect(page.locator("#app")).to_have_attribute("data-connection", "closed")
+        wait_for_streamed_text(page, 1)
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    full = "".join(WORDS).strip()
+    assert assistant_text(page) == full
+    expect(page.locator(".message.streaming")).to_have_count(0)
+    expect(page.locator("#app")).to_have_attribute("data-connection", "open")
+    assert page.errors == []
+
+
+def test_cancel_stops_the_answer_and_retry_asks_again(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(Reply(chunks=WORDS * 3, chunk_delay=0.1), Reply(text="A second answer."))
+    log_in(page, served_with_model.url, "alice")
+    send(page, "A long answer, please")
+    wait_for_streamed_text(page, 10)
+    page.click("#cancel")
+    expect(page.locator(".message.user .badge")).to_have_text("Cancelled")
+    expect(page.locator(".message.streaming")).to_have_count(0)
+    expect(page.locator("#cancel")).to_be_hidden()
+    expect(page.locator("#message-input")).to_be_enabled()
+    question = ChatMessage.objects.get(role="user")
+    assert question.status == "cancelled"
+    assert not ChatMessage.objects.filter(role="assistant").exists()
+
+    page.click(".message.user .retry")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    assert assistant_text(page) == "A second answer."
+
+
+def test_a_model_error_shows_failed_and_retry_recovers(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(Reply(status=400, error="The model rejected the request."), Reply(text="Recovered."))
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Hello")
+    expect(page.locator(".message.user .badge")).to_have_text("Failed")
+    expect(page.locator(".message.user p.error")).to_have_text("The model rejected the request.")
+    page.click(".message.user .retry")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1)
+    assert assistant_text(page) == "Recovered."
+    expect(page.locator(".message.user .badge")).to_have_count(0)
+
+
+XSS_ANSWER = """Here you go.
+
+<script>window.__pwned = "script"</script>
+<img src="x" onerror="window.__pwned = 'onerror'">
+<svg onload="window.__pwned = 'svg'"><circle r="1"/></svg>
+<iframe src="javascript:window.__pwned = 'iframe'"></iframe>
+<a href="#" onclick="window.__pwned = 'onclick'" id="evil-click">click me</a>
+[a javascript link](javascript:window.__pwned='link')
+<a href="javascript:window.__pwned='raw-link'" id="evil-link">raw link</a>
+![remote picture](http://203.0.113.9/track.png)
+<img src="https://203.0.113.9/pixel.gif">
+<form action="/api/sessions/"><button formaction="javascript:alert(1)">go</button></form>
+<div style="background:url(http://203.0.113.9/bg.png)">styled</div>
+
+```html
+<script>alert("shown as code")</script>
+```
+"""
+
+
+def test_an_answer_full_of_xss_payloads_stays_inert(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(
+        Reply(text=XSS_ANSWER, chunks=[XSS_ANSWER[i : i + 7] for i in range(0, len(XSS_ANSWER), 7)])
+    )
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Show me HTML")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1)
+    answer = page.locator(".message.assistant .markdown")
+    expect(answer).to_contain_text("Here you go.")
+    expect(answer.locator("code")).to_contain_text('<script>alert("shown as code")</script>')
+    for link in answer.locator("a").all():
+        link.click(no_wait_after=True)
+    page.wait_for_timeout(300)
+    found = page.evaluate(
+        """() => {
+          const root = document.querySelector('.message.assistant .markdown');
+          const handlers = [...root.querySelectorAll('*')].flatMap(
+            (node) => [...node.attributes].filter((a) => a.name.startsWith('on')).map((a) => a.name));
+          return {
+            pwned: window.__pwned || null,
+            scripts: root.querySelectorAll('script, iframe, svg, form, button, style').length,
+            images: [...root.querySelectorAll('img')].map((img) => img.src),
+            hrefs: [...root.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+            styled: root.querySelectorAll('[style]').length,
+            handlers,
+          };
+        }"""
+    )
+    assert found["pwned"] is None
+    assert found["scripts"] == 0 and found["styled"] == 0 and found["handlers"] == []
+    assert found["images"] == []
+    assert all(href is None or href.startswith(("#", "http")) for href in found["hrefs"])
+    assert page.outside_requests == []
+    assert page.url.startswith(served_with_model.url)
+
+
+INVALID_YAML = "```yaml\nname: Daily sync\njobs:\n  fetch:\n    name: Fetch\n    body: get('/x');\n```\n"
+VALID_YAML = """```yaml
+name: Daily sync
+jobs:
+  fetch:
+    name: Fetch
+    adaptor: "@openfn/language-http@latest"
+    body: |
+      get('https://example.org/items');
+triggers:
+  daily:
+    type: cron
+    cron_expression: "0 6 * * *"
+edges:
+  - source_trigger: daily
+    target_job: fetch
+```
+"""
+
+
+def test_a_workflow_template_is_corrected_and_applied(page, served_with_model, model_server, user, accepted):
+    project = f.project(members=[user], name="Clinic")
+    model_server.script(Reply(text=f"A first try:\n\n{INVALID_YAML}"), Reply(text=f"Fixed:\n\n{VALID_YAML}"))
+    log_in(page, served_with_model.url, "alice")
+    page.click("label[for=mode-workflow_template]")
+    expect(page.locator("#pick-job-row")).to_be_hidden()
+    expect(page.locator("#pick-project")).to_have_value(str(project.pk))
+    expect(page.locator("#pick-workflow")).to_have_value("")  # a new workflow
+    send(page, "Sync patients every morning")
+
+    expect(page.locator(".validation-errors li").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".apply")).to_have_count(0)
+    send(page, "Please fix it")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2, timeout=30_000)
+    expect(page.locator(".template pre").last).to_contain_text("cron_expression")
+    page.click(".apply")
+    expect(page.locator("#notice")).to_have_text("Template applied to the workflow.")
+    workflow = Workflow.objects.get(project=project, name="Daily sync")
+    assert list(workflow.jobs.values_list("name", flat=True)) == ["Fetch"]
+    assert ChatSession.objects.get().workflow == workflow
+
+
+def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
+    page, served, user, job, accepted, make_user
+):
+    for i in range(25):
+        ChatSession.objects.create(mode="job_code", user=user, job=job, project=job.workflow.project,
+                                   title=f"Chat {i:02d}")  # fmt: skip
+    stranger = make_user("mallory")
+    hidden = ChatSession.objects.create(mode="job_code", user=stranger, job=job, title="Mallory's secret")
+    log_in(page, served.url, "alice")
+    items = page.locator(".session-item")
+    expect(items).to_have_count(20)
+    expect(items.first).to_contain_text("Chat 24")
+    expect(page.locator("#load-more")).to_have_text("Load more conversations (5 remaining)")
+    page.click("#load-more")
+    expect(items).to_have_count(25)
+    expect(page.locator("#load-more")).to_be_hidden()
+    expect(page.locator("#session-list")).not_to_contain_text("Mallory")
+
+    page.select_option("#session-sort", "asc")
+    expect(items.first).to_contain_text("Chat 00")
+    page.fill("#session-search", "Chat 07")
+    expect(items).to_have_count(1)
+
+    items.first.get_by_role("button", name="Rename").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Renamed chat")
+    page.keyboard.press("Enter")
+    expect(items.first).to_contain_text("Renamed chat")
+    assert ChatSession.objects.filter(user=user, title="Renamed chat").count() == 1
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    items.first.get_by_role("button", name="Delete").click()
+    expect(page.locator("#notice")).to_have_text("Conversation deleted.")
+    assert ChatSession.objects.filter(user=user).count() == 24
+
+    page.goto(f"{served.url}/#session={hidden.pk}")  # another user's conversation
+    expect(page.locator("#notice")).to_have_text("Not found.")
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Mallory's secret")
+
+
+@pytest.fixture
+def limited_server(process_env, tmp_path):
+    yield from serve({**process_env, "AI_USER_TOKEN_LIMIT": "100"}, tmp_path)
+
+
+def test_the_input_is_disabled_with_the_reason_when_the_usage_limit_is_reached(
+    page, limited_server, user, job, accepted
+):
+    AIUsage.objects.create(user=user, project=job.workflow.project, total_tokens=150)
+    log_in(page, limited_server.url, "alice")
+    expect(page.locator("#input-disabled")).to_have_text("AI usage limit reached. Please try again later.")
+    expect(page.locator("#message-input")).to_be_disabled()
+    expect(page.locator("#send")).to_be_disabled()
