@@ -477,10 +477,12 @@
 
   function templateBlock(message) {
     const errors = (message.meta && message.meta.validation_errors) || [];
-    const block = el("div", { className: "template" },
-      el("div", { className: "template-head" }, state.session && state.session.mode === "workflow_template"
-        ? "Workflow template" : "Code"),
-      el("pre", {}, el("code", {}, message.code)));
+    const block = el("div", { className: "template" });
+    if (!(message.content || "").includes(message.code.trim())) {
+      // Shown on its own only when the answer's text does not already show it.
+      block.append(el("div", { className: "template-head" }, state.session && state.session.mode === "workflow_template"
+        ? "Workflow template" : "Code"), el("pre", {}, el("code", {}, message.code)));
+    }
     if (!state.session || state.session.mode !== "workflow_template") return block;
     if (errors.length) {
       block.append(el("p", { className: "error" }, "This template has errors; the next message asks for a fix:"),

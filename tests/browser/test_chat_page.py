@@ -258,7 +258,8 @@ def test_a_workflow_template_is_corrected_and_applied(page, served_with_model, m
     expect(page.locator(".apply")).to_have_count(0)
     send(page, "Please fix it")
     expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2, timeout=30_000)
-    expect(page.locator(".template pre").last).to_contain_text("cron_expression")
+    expect(page.locator(".message.assistant .markdown").last).to_contain_text("cron_expression")
+    expect(page.locator(".message.assistant").last.locator("pre")).to_have_count(1)  # the YAML, once
     page.click(".apply")
     expect(page.locator("#notice")).to_have_text("Template applied to the workflow.")
     workflow = Workflow.objects.get(project=project, name="Daily sync")
