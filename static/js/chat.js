@@ -557,6 +557,13 @@
     return message && message.status === "success";
   }
 
+  // Tokens and tool calls belong to a running attempt; a late one after a cancel or a
+  // failure is dropped (a new attempt starts with its own "processing" status).
+  function streaming(messageId) {
+    const message = state.messages.get(messageId);
+    return Boolean(message && message.status === "processing");
+  }
+
   const handlers = {
     "message.created": (event) => addMessage(event.message),
     "message.status": (event) => {
@@ -571,18 +578,18 @@
       updateMessage({ id: event.message_id, status: event.status, error: event.error || "" });
     },
     token: (event) => {
-      if (answered(event.message_id)) return;
+      if (!streaming(event.message_id)) return;
       const stream = streamFor(event.message_id);
       stream.text += event.delta;
       queueRender(event.message_id);
     },
     "tool.start": (event) => {
-      if (answered(event.message_id)) return;
+      if (!streaming(event.message_id)) return;
       streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: false });
       queueRender(event.message_id);
     },
     "tool.end": (event) => {
-      if (answered(event.message_id)) return;
+      if (!streaming(event.message_id)) return;
       streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: true });
       queueRender(event.message_id);
     },
