@@ -136,7 +136,7 @@
     const [modes, projects] = await Promise.all([api("GET", "/api/modes/"), api("GET", "/api/projects/?limit=100")]);
     state.modes = modes.ok ? modes.data.modes : [];
     state.projects = projects.ok ? projects.data.results : [];
-    renderModes();
+    await renderModes();
     await loadSessions({ reset: true });
     const id = new URLSearchParams(location.hash.slice(1)).get("session");
     if (id) await openSession(id);
@@ -241,7 +241,7 @@
         el("span", { className: "mode-name" }, mode.name),
         el("span", { className: "mode-description muted" }, mode.description)));
     });
-    if (state.modes.length) pickMode(state.modes[0].id);
+    return state.modes.length ? pickMode(state.modes[0].id) : null;
   }
 
   function options(select, items, { empty } = {}) {
@@ -286,13 +286,17 @@
     return {};
   }
 
+  let startInputRequest = 0;
+
   async function refreshStartInput() {
     if (!state.mode || state.session) return;
+    const request = ++startInputRequest;
     const context = startContext();
     const query = new URLSearchParams();
     if (context.job) query.set("job", context.job);
     if (context.project) query.set("project", context.project);
     const { ok, data } = await api("GET", `/api/modes/?${query}`);
+    if (request !== startInputRequest || state.session) return; // a later choice answers
     const mode = ok ? data.modes.find((m) => m.id === state.mode.id) : null;
     setComposer({ placeholder: state.mode.placeholder, disabled: mode ? mode.input_disabled : errorText(data) });
   }
