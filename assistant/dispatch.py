@@ -7,7 +7,9 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -44,6 +46,47 @@ def _pool() -> ThreadPoolExecutor:
                 max_workers=assistant_settings.IN_PROCESS_WORKERS, thread_name_prefix="assistant"
             )
         return _executor
+
+
+#: Work given to ``submit`` that has not finished yet.
+_submitted: set[Future] = set()
+
+
+def submit(function: Callable[..., Any], /, *args: Any) -> Future:
+    """Run ``function(*args)`` on this process's worker threads (the embedded default's
+    stand-in for a Celery worker). A failure is logged; the thread's database
+    connections are closed afterwards."""
+    future = _pool().submit(_run_logged, function, args)
+    with _executor_lock:
+        _submitted.add(future)
+    future.add_done_callback(_submitted.discard)
+    return future
+
+
+def wait_for_submitted(*, timeout: float) -> bool:
+    """Wait until the work given to ``submit`` (and the work it submitted) is done, at
+    most ``timeout`` seconds; True when it all finished. For a command that must not
+    exit while its work runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _executor_lock:
+            pending = list(_submitted)
+        remaining = deadline - time.monotonic()
+        if not pending:
+            return True
+        if remaining <= 0:
+            return False
+        wait(pending, timeout=remaining)
+
+
+def _run_logged(function: Callable[..., Any], args: tuple) -> Any:
+    try:
+        close_old_connections()
+        return function(*args)
+    except Exception:
+        logger.exception("Background work %s%r failed", getattr(function, "__qualname__", function), args)
+    finally:
+        connections.close_all()
 
 
 def _run_in_process(message_id: str, countdown: float, retries_done: int) -> None:

@@ -5,3 +5,8 @@ class EventsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "events"
     verbose_name = "Events"
+
+    def ready(self) -> None:
+        from .registry import autodiscover
+
+        autodiscover()

@@ -4,5 +4,5 @@ from .api import *  # noqa: F403
 from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
-from .env import NOTIFY_URL  # noqa: F401
+from .events import *  # noqa: F403
 from .llm import *  # noqa: F403

@@ -36,6 +36,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Both messages and events have a "status"; keep the message enum's name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "assistant.models.ChatMessage.Status",
+        "EventStatusEnum": "events.models.EventStatus",
+    },
 }
 
 SIMPLE_JWT = {

@@ -1,0 +1,34 @@
+"""The events app's settings: ``settings.EVENTS`` over these defaults, read on use
+(so a test's ``settings`` override applies at once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Largest body POST /api/events accepts, in bytes.
+    "MAX_BODY_BYTES": 64 * 1024,
+    # Retries of a handler's transient failure; None follows ASSISTANT["MAX_RETRIES"]
+    # (AI_MAX_RETRIES). The backoff is the assistant's (AI_RETRY_BACKOFF, doubled).
+    "MAX_RETRIES": None,
+    # A processing event whose worker has been silent this long may be claimed again.
+    "STUCK_AFTER": 600.0,
+    # Seconds a POST to NOTIFY_URL may take.
+    "NOTIFY_TIMEOUT": 10.0,
+}
+
+
+def events_setting(name: str) -> Any:
+    values = {**DEFAULTS, **getattr(settings, "EVENTS", {})}
+    if name not in values:
+        raise AttributeError(f"No EVENTS setting {name!r}")
+    return values[name]
+
+
+def max_retries() -> int:
+    from assistant.conf import assistant_settings
+
+    value = events_setting("MAX_RETRIES")
+    return assistant_settings.MAX_RETRIES if value is None else value

@@ -1,0 +1,109 @@
+"""The registry of event handlers, built like the mode registry (and Django admin's).
+
+Any installed app registers handlers in its ``event_handlers`` module; they are
+discovered when the app registry is ready. One handler per event type.
+
+    @register("invoice.paid")
+    def thank_the_customer(event): ...
+
+    @register("user.message", "llm.chat.response")
+    class Messenger:
+        def handle(self, event): ...
+
+A handler receives the stored ``events.models.Event`` row (``row.to_event()`` gives
+the dataclass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .types import TYPE_PATTERN
+
+
+class AlreadyRegistered(ImproperlyConfigured):
+    pass
+
+
+class NotRegistered(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    function: Callable[[Any], Any]
+
+    def __call__(self, event) -> Any:
+        return self.function(event)
+
+
+def _as_handler(target: Any, name: str | None) -> Handler:
+    if isinstance(target, type):
+        instance = target()
+        if not callable(getattr(instance, "handle", None)):
+            raise ImproperlyConfigured(f"{target.__qualname__} needs a handle(self, event) method.")
+        return Handler(name or getattr(target, "name", None) or target.__qualname__, instance.handle)
+    if callable(target):
+        return Handler(name or getattr(target, "__qualname__", repr(target)), target)
+    raise ImproperlyConfigured(f"{target!r} is neither a function nor a class with handle().")
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._registry: dict[str, Handler] = {}
+
+    def register(self, types: str | list[str] | tuple[str, ...], target: Any, *, name: str | None = None):
+        """Route events of ``types`` to ``target`` (a function or a class with ``handle``)."""
+        types = list(types) if isinstance(types, list | tuple) else [types]
+        if not types:
+            raise ImproperlyConfigured("Register a handler for at least one event type.")
+        for event_type in types:
+            if not isinstance(event_type, str) or not TYPE_PATTERN.match(event_type):
+                raise ImproperlyConfigured(f"{event_type!r} is not a dotted event type such as 'llm.chat'.")
+            if event_type in self._registry:
+                raise AlreadyRegistered(
+                    f"Event type {event_type!r} is already handled by {self._registry[event_type].name}."
+                )
+        handler = _as_handler(target, name)
+        for event_type in types:
+            self._registry[event_type] = handler
+        return target
+
+    def unregister(self, event_type: str) -> None:
+        if event_type not in self._registry:
+            raise NotRegistered(f"No handler is registered for {event_type!r}.")
+        del self._registry[event_type]
+
+    def get(self, event_type: str) -> Handler | None:
+        """The handler of ``event_type``, or None."""
+        return self._registry.get(event_type)
+
+    def all(self) -> dict[str, Handler]:
+        return dict(self._registry)
+
+    def __contains__(self, event_type: str) -> bool:
+        return event_type in self._registry
+
+
+#: The project's registry.
+site = HandlerRegistry()
+
+
+def register(*types: str, registry: HandlerRegistry | None = None, name: str | None = None) -> Callable:
+    """``@register("a.type", ...)`` routes those event types to the decorated handler."""
+
+    def decorate(target):
+        return (registry or site).register(types, target, name=name)
+
+    return decorate
+
+
+def autodiscover() -> None:
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("event_handlers", register_to=site)
