@@ -89,18 +89,29 @@ def _run_logged(function: Callable[..., Any], args: tuple) -> Any:
         connections.close_all()
 
 
+def run_with_retries(step: Callable[[int], Any], *, countdown: float, retries_done: int) -> None:
+    """The in-process stand-in for a task that retries itself: after ``countdown``
+    seconds run ``step(retries_done)``; while its outcome asks for a retry
+    (``retry_in``), wait that long and run it again."""
+    while True:
+        if countdown:
+            time.sleep(countdown)
+        close_old_connections()
+        outcome = step(retries_done)
+        if outcome.retry_in is None:
+            return
+        countdown, retries_done = outcome.retry_in, retries_done + 1
+
+
 def _run_in_process(message_id: str, countdown: float, retries_done: int) -> None:
     from .processing import message_process
 
     try:
-        while True:
-            if countdown:
-                time.sleep(countdown)
-            close_old_connections()
-            outcome = message_process(message_id=message_id, retries_done=retries_done)
-            if outcome.retry_in is None:
-                return
-            countdown, retries_done = outcome.retry_in, retries_done + 1
+        run_with_retries(
+            lambda retries: message_process(message_id=message_id, retries_done=retries),
+            countdown=countdown,
+            retries_done=retries_done,
+        )
     except Exception:
         logger.exception("Processing message %s failed", message_id)
     finally:

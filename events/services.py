@@ -4,16 +4,15 @@ to a worker after the commit, and routing it to its handler."""
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from assistant.dispatch import backoff, submit
+from assistant.dispatch import backoff, run_with_retries, submit
 from assistant.llm import LLMError
 
 from .conf import events_setting, max_retries
@@ -61,14 +60,11 @@ def event_enqueue(*, event_id, countdown: float = 0, retries_done: int = 0) -> N
 
 
 def _route_in_process(event_id: str, countdown: float, retries_done: int) -> None:
-    while True:
-        if countdown:
-            time.sleep(countdown)
-        close_old_connections()
-        outcome = event_route(event_id=event_id, retries_done=retries_done)
-        if outcome.retry_in is None:
-            return
-        countdown, retries_done = outcome.retry_in, retries_done + 1
+    run_with_retries(
+        lambda retries: event_route(event_id=event_id, retries_done=retries),
+        countdown=countdown,
+        retries_done=retries_done,
+    )
 
 
 @dataclass(frozen=True)
