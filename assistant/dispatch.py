@@ -118,30 +118,43 @@ def _run_in_process(message_id: str, countdown: float, retries_done: int) -> Non
         connections.close_all()
 
 
-_sweeper_started = False
+#: Names of the loops ``run_periodically`` has started in this process.
+_loops: set[str] = set()
 
 
-def start_in_process_sweeper() -> None:
-    """On the embedded default, sweep for stuck messages from a thread of the web
-    process every SWEEP_INTERVAL (Celery beat does it otherwise). Starts once."""
-    global _sweeper_started
+def run_periodically(
+    name: str, function: Callable[[], Any], *, every: Callable[[], float], first_after: float
+) -> bool:
+    """On the embedded default, call ``function()`` from a daemon thread of this
+    process every ``every()`` seconds, the first time after ``first_after`` (Celery
+    beat does such work otherwise). Starts once per name; False when it did not start."""
     with _executor_lock:
-        if _sweeper_started or not settings.TASKS_IN_PROCESS:
-            return
-        _sweeper_started = True
-    threading.Thread(target=_sweep_forever, name="assistant-sweeper", daemon=True).start()
+        if name in _loops or not settings.TASKS_IN_PROCESS:
+            return False
+        _loops.add(name)
+    threading.Thread(
+        target=_forever, args=(name, function, every, first_after), name=name, daemon=True
+    ).start()
+    return True
 
 
-def _sweep_forever() -> None:
-    from .processing import message_sweep
-
-    time.sleep(5)  # let the server finish starting
+def _forever(name: str, function: Callable[[], Any], every: Callable[[], float], first_after: float) -> None:
+    time.sleep(first_after)
     while True:
         try:
             close_old_connections()
-            message_sweep()
+            function()
         except Exception:
-            logger.exception("Sweeping for stuck messages failed")
+            logger.exception("%s failed", name)
         finally:
             connections.close_all()
-        time.sleep(assistant_settings.SWEEP_INTERVAL)
+        time.sleep(every())
+
+
+def start_in_process_sweeper() -> None:
+    """On the embedded default, sweep for stuck messages every SWEEP_INTERVAL."""
+    from .processing import message_sweep
+
+    run_periodically(
+        "assistant-sweeper", message_sweep, every=lambda: assistant_settings.SWEEP_INTERVAL, first_after=5
+    )

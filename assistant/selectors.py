@@ -125,11 +125,10 @@ def session_page(sessions: QuerySet[ChatSession], *, sort: str, offset: int, lim
         .annotate(n=Count("*"))
         .values("n")
     )
-    page = list(
-        sessions.annotate(message_count=Coalesce(Subquery(counts), 0)).order_by(*order)[
-            offset : offset + limit
-        ]
-    )
+    rows = sessions.annotate(message_count=Coalesce(Subquery(counts), 0)).order_by(*order)
+    # Past the end there is nothing to read (and an offset past the database's integer
+    # range would be an error).
+    page = list(rows[offset : offset + limit]) if offset < total else []
     return {"sessions": page, "pagination": PaginationMeta(offset, limit, total)}
 
 

@@ -12,9 +12,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.websocket import WebsocketAuthMiddlewareStack  # noqa: E402
 from assistant.dispatch import start_in_process_sweeper  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from events.background import start_in_process_scheduler  # noqa: E402
 
-# On the embedded default the web process also rescues stuck messages.
+# On the embedded default the web process also rescues stuck messages, fires
+# schedules and sweeps forgotten events (Celery beat does it otherwise).
 start_in_process_sweeper()
+start_in_process_scheduler()
 
 application = ProtocolTypeRouter(
     {

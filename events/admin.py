@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import Event
+from . import services
+from .models import Event, Schedule
 
 
 @admin.register(Event)
@@ -14,3 +15,33 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    """Read-only: schedules are made through the API; here they can be cancelled."""
+
+    list_display = [
+        "created_at",
+        "user",
+        "kind",
+        "run_at",
+        "cron",
+        "timezone",
+        "status",
+        "next_run_at",
+        "run_count",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["user__username", "cron"]
+    list_select_related = ["user"]
+    readonly_fields = [field.name for field in Schedule._meta.fields]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Cancel the selected schedules")
+    def cancel(self, request, queryset) -> None:
+        for schedule in queryset.filter(status=Schedule.Status.ACTIVE):
+            services.schedule_cancel(schedule=schedule)

@@ -1,19 +1,30 @@
-"""The event API: thin views over ``events.services`` and ``events.selectors``."""
+"""The event and schedule API: thin views over ``events.services`` and ``events.selectors``."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from assistant.api import PaginationSerializer
+
 from . import selectors, services
 from .conf import events_setting
-from .serializers import EventAcceptedSerializer, EventInputSerializer, EventSerializer
-from .types import EventValidationError, event_from_dict
+from .exceptions import ScheduleError
+from .serializers import (
+    EventAcceptedSerializer,
+    EventInputSerializer,
+    EventSerializer,
+    ScheduleInputSerializer,
+    ScheduleListParamsSerializer,
+    ScheduleSerializer,
+)
+from .types import EventValidationError, event_from_dict, parse_timestamp
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -52,12 +63,16 @@ def _owner(request, user_id: str):
     return owner
 
 
-class EventsView(APIView):
+class CappedPostMixin:
+    """Refuses a POST body over ``EVENTS["MAX_BODY_BYTES"]`` with 413 before parsing it."""
+
     def initial(self, request, *args, **kwargs) -> None:
         if request.method == "POST":
             _check_size(request)
         super().initial(request, *args, **kwargs)
 
+
+class EventsView(CappedPostMixin, APIView):
     @extend_schema(
         request=EventInputSerializer,
         responses={
@@ -84,3 +99,100 @@ class EventDetailView(APIView):
     def get(self, request, event_id):
         row = get_object_or_404(selectors.events_visible_to(user=request.user), pk=event_id)
         return Response(EventSerializer(row).data)
+
+
+def _schedule_input(request) -> dict:
+    """The schedule in the body: its event (validated, the caller's own unless staff)
+    and either a future ``timestamp`` or a ``cron`` with a ``timezone``."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError({"non_field_errors": ["A schedule must be a JSON object."]})
+    unknown = sorted(set(data) - {"event", "timestamp", "cron", "timezone"})
+    if unknown:
+        raise exceptions.ValidationError({unknown[0]: ["is not a schedule field."]})
+    body = data.get("event")
+    if not isinstance(body, dict):
+        raise exceptions.ValidationError(
+            {"event": ["must be an event object: type, source, userID, metadata."]}
+        )
+    try:
+        # The timestamp is set when it fires; one given here is ignored.
+        event = event_from_dict({**body, "timestamp": timezone.now()})
+    except EventValidationError as exc:
+        raise exceptions.ValidationError({f"event.{exc.field}": [exc.message]}) from None
+    values = {"event": event, "user": _owner(request, event.userID)}
+    if "timestamp" in data and "cron" in data:
+        raise exceptions.ValidationError({"non_field_errors": ["Give either timestamp or cron, not both."]})
+    if "timestamp" in data:
+        if "timezone" in data:
+            raise exceptions.ValidationError(
+                {"timezone": ["applies to cron only; put the offset in timestamp."]}
+            )
+        try:
+            values["run_at"] = parse_timestamp(data["timestamp"])
+        except EventValidationError as exc:
+            raise exceptions.ValidationError({"timestamp": [exc.message]}) from None
+    elif "cron" in data:
+        values["cron"] = data["cron"]
+        values["tz"] = data.get("timezone", "UTC")
+    else:
+        raise exceptions.ValidationError(
+            {"non_field_errors": ["Give timestamp (once, in the future) or cron (repeating)."]}
+        )
+    return values
+
+
+class SchedulesView(CappedPostMixin, APIView):
+    @extend_schema(
+        parameters=[ScheduleListParamsSerializer],
+        responses=inline_serializer(
+            "SchedulePage", {"schedules": ScheduleSerializer(many=True), "pagination": PaginationSerializer()}
+        ),
+        summary="Your schedules, newest first",
+        operation_id="schedule_list",
+    )
+    def get(self, request):
+        params = ScheduleListParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = selectors.schedule_page(user=request.user, **params.validated_data)
+        return Response(
+            {
+                "schedules": ScheduleSerializer(page["schedules"], many=True).data,
+                "pagination": page["pagination"].as_dict(),
+            }
+        )
+
+    @extend_schema(
+        request=ScheduleInputSerializer,
+        responses={
+            201: ScheduleSerializer,
+            400: OpenApiResponse(
+                description="A field is invalid (a past timestamp, a bad cron); nothing stored."
+            ),
+            403: OpenApiResponse(description="The event's userID is not yours."),
+            413: OpenApiResponse(description="The body is larger than the cap."),
+        },
+        summary="Publish an event later: once at a timestamp, or on a cron",
+    )
+    def post(self, request):
+        try:
+            schedule = services.schedule_create(**_schedule_input(request))
+        except ScheduleError as exc:
+            raise exceptions.ValidationError({exc.field: [exc.message]}) from None
+        return Response(ScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailView(APIView):
+    def _schedule(self, request, schedule_id):
+        return get_object_or_404(selectors.schedules_visible_to(user=request.user), pk=schedule_id)
+
+    @extend_schema(
+        responses={200: ScheduleSerializer, 404: OpenApiResponse()}, summary="One of your schedules"
+    )
+    def get(self, request, schedule_id):
+        return Response(ScheduleSerializer(self._schedule(request, schedule_id)).data)
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse()}, summary="Cancel a schedule")
+    def delete(self, request, schedule_id):
+        services.schedule_cancel(schedule=self._schedule(request, schedule_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

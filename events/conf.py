@@ -17,6 +17,14 @@ DEFAULTS: dict[str, Any] = {
     "STUCK_AFTER": 600.0,
     # Seconds a POST to NOTIFY_URL may take.
     "NOTIFY_TIMEOUT": 10.0,
+    # A queued event nobody picked up for this long (the broker was down when it was
+    # published) is handed to a worker again by the sweep.
+    "QUEUED_AFTER": 120.0,
+    # How often the embedded default looks for schedules that are due, in seconds.
+    "SCHEDULER_INTERVAL": 1.0,
+    # How early (seconds, for clock skew between beat and workers) a firing may claim
+    # its slot. Keep it well under a minute, cron's resolution.
+    "SCHEDULE_EARLY": 2.0,
 }
 
 

@@ -7,3 +7,12 @@ class TransientEventError(Exception):
 
 class EventHandlerError(Exception):
     """A failure that won't pass by trying again: the event fails at once with this text."""
+
+
+class ScheduleError(ValueError):
+    """A schedule that can't be made; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

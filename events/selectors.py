@@ -1,13 +1,34 @@
-"""Reading events."""
+"""Reading events and schedules."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
+from assistant.selectors import PaginationMeta
+
 from .models import Event as EventRow
+from .models import Schedule
 
 
 def events_visible_to(*, user) -> QuerySet[EventRow]:
     """The user's own events; every event for staff."""
     rows = EventRow.objects.select_related("user")
     return rows if user.is_staff else rows.filter(user=user)
+
+
+def schedules_visible_to(*, user) -> QuerySet[Schedule]:
+    """The user's own schedules; every schedule for staff."""
+    rows = Schedule.objects.select_related("user")
+    return rows if user.is_staff else rows.filter(user=user)
+
+
+def schedule_page(*, user, status: str | None = None, offset: int = 0, limit: int = 20) -> dict[str, Any]:
+    """The user's own schedules, newest first, as ``{"schedules", "pagination"}``."""
+    rows = Schedule.objects.select_related("user").filter(user=user)
+    if status:
+        rows = rows.filter(status=status)
+    total = rows.count()
+    page = list(rows.order_by("-created_at", "-pk")[offset : offset + limit]) if offset < total else []
+    return {"schedules": page, "pagination": PaginationMeta(offset, limit, total)}

@@ -4,6 +4,7 @@ validated by the ``events.types`` dataclasses."""
 from rest_framework import serializers
 
 from .models import Event as EventRow
+from .models import Schedule
 from .types import SOURCE_MAX_LENGTH, TYPE_MAX_LENGTH, USER_ID_MAX_LENGTH
 
 
@@ -36,3 +37,35 @@ class EventSerializer(serializers.ModelSerializer):
             "attempts", "last_error", "received_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class ScheduleInputSerializer(serializers.Serializer):
+    """For the OpenAPI document; the view validates the body itself."""
+
+    event = serializers.DictField(help_text="The event to publish (its timestamp is set when it fires).")
+    timestamp = serializers.DateTimeField(required=False, help_text="Once, at this future time.")
+    cron = serializers.CharField(
+        required=False, help_text="Repeating: minute hour day-of-month month day-of-week, e.g. */15 * * * *."
+    )
+    timezone = serializers.CharField(required=False, default="UTC", help_text="The cron's IANA timezone.")
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    userID = serializers.CharField(source="user.username", read_only=True)
+    timestamp = serializers.DateTimeField(source="run_at", read_only=True, allow_null=True)
+    next_run = serializers.DateTimeField(source="next_run_at", read_only=True, allow_null=True)
+    last_run = serializers.DateTimeField(source="last_run_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id", "kind", "event", "timestamp", "cron", "timezone", "status", "next_run",
+            "last_run", "run_count", "userID", "created_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ScheduleListParamsSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Schedule.Status.choices, required=False)
+    offset = serializers.IntegerField(default=0, min_value=0)
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=100)

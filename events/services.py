@@ -3,6 +3,7 @@ to a worker after the commit, and routing it to its handler."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,13 +12,16 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, PeriodicTasks
 
 from assistant.dispatch import backoff, run_with_retries, submit
 from assistant.llm import LLMError
 
 from .conf import events_setting, max_retries
-from .exceptions import EventHandlerError, TransientEventError
+from .cron import CronError, next_cron_run, parse_cron, parse_timezone
+from .exceptions import EventHandlerError, ScheduleError, TransientEventError
 from .models import Event as EventRow
+from .models import Schedule
 from .registry import HandlerRegistry, site
 from .types import Event, event_from_dict
 
@@ -25,9 +29,10 @@ logger = logging.getLogger(__name__)
 Status = EventRow.Status
 
 
-def event_publish(*, event: Event, user) -> EventRow:
+def event_publish(*, event: Event, user, schedule=None) -> EventRow:
     """Store ``event`` as ``user``'s (status queued) and route it once the transaction
-    that stored it commits. ``event.userID`` must be the user's username."""
+    that stored it commits. ``event.userID`` must be the user's username; ``schedule``
+    is the schedule publishing it, if any."""
     event_from_dict(event.to_dict())  # validates the fields its type needs, too
     if event.userID != user.get_username():
         raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
@@ -38,6 +43,7 @@ def event_publish(*, event: Event, user) -> EventRow:
             user=user,
             timestamp=event.timestamp,
             metadata=event.metadata,
+            schedule=schedule,
         )
         event_id = row.pk
         # robust: the event is stored even when no worker can be reached now (logged).
@@ -135,3 +141,167 @@ def event_route(*, event_id, retries_done: int = 0, registry: HandlerRegistry | 
         return RouteOutcome(Status.FAILED)
     _finish(row, Status.HANDLED, handler=handler.name)
     return RouteOutcome(Status.HANDLED)
+
+
+def event_sweep(*, now=None) -> list:
+    """Hand to a worker again the events nobody is working on: queued ones untouched
+    for ``QUEUED_AFTER`` (their broker was down when they were published, or their
+    retry was lost) and processing ones silent for ``STUCK_AFTER``. Returns their ids;
+    the claim makes a duplicate harmless."""
+    now = now or timezone.now()
+    forgotten = now - timedelta(seconds=events_setting("QUEUED_AFTER"))
+    stale = now - timedelta(seconds=events_setting("STUCK_AFTER"))
+    ids = list(
+        EventRow.objects.filter(
+            Q(status=Status.QUEUED, started_at__isnull=True, received_at__lt=forgotten)
+            | Q(status=Status.QUEUED, started_at__lt=forgotten)
+            | Q(status=Status.PROCESSING, started_at__lt=stale)
+        ).values_list("pk", flat=True)[:500]
+    )
+    for event_id in ids:
+        event_enqueue(event_id=event_id)
+    if ids:
+        logger.warning("Handed %d waiting events to a worker again", len(ids))
+    return ids
+
+
+# Schedules ----------------------------------------------------------------------
+
+FIRE_TASK = "events.tasks.fire_schedule"
+
+
+def schedule_create(
+    *, user, event: Event, run_at=None, cron: str | None = None, tz: str = "UTC", now=None
+) -> Schedule:
+    """Schedule ``event`` for ``user``: once at ``run_at`` (in the future), or at every
+    time the five-field ``cron`` names in timezone ``tz``. Stored with its
+    django-celery-beat periodic task. Raises ``ScheduleError`` naming the bad input."""
+    now = now or timezone.now()
+    if (run_at is None) == (cron is None):
+        raise ScheduleError("non_field_errors", "Give either timestamp (once) or cron (repeating), not both.")
+    if event.userID != user.get_username():
+        raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
+    data = event.to_dict()
+    data.pop("timestamp")
+    if run_at is not None:
+        if run_at <= now:
+            raise ScheduleError("timestamp", f"must be in the future (it is now {now.isoformat()}).")
+        fields, next_run = None, run_at
+    else:
+        try:
+            zone = parse_timezone(tz).key
+        except CronError as exc:
+            raise ScheduleError("timezone", str(exc)) from None
+        try:
+            fields = parse_cron(cron)
+        except CronError as exc:
+            raise ScheduleError("cron", str(exc)) from None
+        cron, tz = " ".join(fields.values()), zone
+        next_run = next_cron_run(cron, tz, after=now)
+    with transaction.atomic():
+        schedule = Schedule.objects.create(
+            user=user,
+            event=data,
+            kind=Schedule.Kind.ONCE if fields is None else Schedule.Kind.CRON,
+            run_at=run_at,
+            cron=cron or "",
+            timezone=tz if fields is not None else "UTC",
+            next_run_at=next_run,
+        )
+        when = (
+            {"clocked": ClockedSchedule.objects.create(clocked_time=run_at), "one_off": True}
+            if fields is None
+            else {"crontab": CrontabSchedule.objects.get_or_create(**fields, timezone=tz)[0]}
+        )
+        schedule.periodic_task = PeriodicTask.objects.create(
+            name=f"event schedule {schedule.pk}",
+            task=FIRE_TASK,
+            args=json.dumps([str(schedule.pk)]),
+            description=f"Publishes a {event.type} event for {user.get_username()}.",
+            **when,
+        )
+        schedule.save(update_fields=["periodic_task"])
+    return schedule
+
+
+def schedule_fire(*, schedule_id, now=None) -> EventRow | None:
+    """Publish the schedule's event for the slot that is due (its ``next_run_at``),
+    as if it were posted then. The slot is claimed with one conditional UPDATE, so
+    each slot publishes once however many times beat sends it (a restart, two
+    beats); None when nothing was due."""
+    now = now or timezone.now()
+    schedule = (
+        Schedule.objects.select_related("user")
+        .filter(pk=schedule_id, status=Schedule.Status.ACTIVE, next_run_at__isnull=False)
+        .first()
+    )
+    early = timedelta(seconds=events_setting("SCHEDULE_EARLY"))
+    if schedule is None or schedule.next_run_at > now + early:
+        logger.info("Schedule %s has nothing due", schedule_id)
+        return None
+    slot = schedule.next_run_at
+    if schedule.kind == Schedule.Kind.ONCE:
+        change = {"status": Schedule.Status.DONE, "next_run_at": None, "finished_at": now}
+    else:
+        # Slots missed while nothing fired are skipped, as beat skips them.
+        change = {"next_run_at": next_cron_run(schedule.cron, schedule.timezone, after=max(now, slot))}
+    with transaction.atomic():
+        claimed = Schedule.objects.filter(
+            pk=schedule.pk, status=Schedule.Status.ACTIVE, next_run_at=slot
+        ).update(last_run_at=now, run_count=F("run_count") + 1, **change)
+        if not claimed:
+            return None
+        owner = schedule.user
+        event = event_from_dict({**schedule.event, "userID": owner.get_username(), "timestamp": slot})
+        row = event_publish(event=event, user=owner, schedule=schedule)
+        if schedule.kind == Schedule.Kind.ONCE and schedule.periodic_task_id:
+            PeriodicTask.objects.filter(pk=schedule.periodic_task_id).update(enabled=False)
+            PeriodicTasks.update_changed()
+    logger.info("Schedule %s fired for %s: event %s", schedule.pk, slot.isoformat(), row.pk)
+    return row
+
+
+def schedule_fire_due(*, now=None) -> int:
+    """Fire every schedule that is due (the embedded default's stand-in for beat)."""
+    now = now or timezone.now()
+    due = Schedule.objects.filter(status=Schedule.Status.ACTIVE, next_run_at__lte=now).values_list(
+        "pk", flat=True
+    )
+    return sum(schedule_fire(schedule_id=pk, now=now) is not None for pk in list(due[:100]))
+
+
+def schedule_cancel(*, schedule: Schedule) -> None:
+    """Stop the schedule for good; its periodic task goes. Cancelling twice is fine."""
+    with transaction.atomic():
+        Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.ACTIVE).update(
+            status=Schedule.Status.CANCELLED, next_run_at=None, finished_at=timezone.now()
+        )
+        _delete_periodic_task(schedule.periodic_task_id)
+    schedule.refresh_from_db()
+
+
+def _delete_periodic_task(task_id) -> None:
+    task = PeriodicTask.objects.filter(pk=task_id).select_related("clocked").first()
+    if task is None:
+        return
+    clocked = task.clocked
+    task.delete()  # tells beat its schedule changed
+    if clocked is not None:
+        clocked.delete()
+
+
+def schedules_delete_finished(*, before, dry_run: bool = False) -> int:
+    """Delete one-off schedules that fired, and cancelled schedules, finished before
+    ``before``, with their periodic tasks. Returns how many."""
+    finished = Schedule.objects.filter(
+        Q(kind=Schedule.Kind.ONCE, status=Schedule.Status.DONE) | Q(status=Schedule.Status.CANCELLED),
+        finished_at__lt=before,
+    )
+    if dry_run:
+        return finished.count()
+    rows = list(finished.values_list("pk", "periodic_task_id", "periodic_task__clocked_id")[:10_000])
+    with transaction.atomic():
+        PeriodicTask.objects.filter(pk__in=[task for _, task, _ in rows if task]).delete()
+        ClockedSchedule.objects.filter(pk__in=[clocked for _, _, clocked in rows if clocked]).delete()
+        Schedule.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return len(rows)

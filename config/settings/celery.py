@@ -23,6 +23,9 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat looks for due and changed schedules every second, so a one-off schedule
+# fires within about a second of its time.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # Model calls wait on the network, so a worker runs them on threads: one worker
@@ -32,6 +35,10 @@ CELERY_WORKER_CONCURRENCY = cfg.CELERY_WORKER_CONCURRENCY
 CELERY_BEAT_SCHEDULE = {
     "assistant-sweep-stuck-messages": {
         "task": "assistant.tasks.sweep_stuck_messages",
+        "schedule": 60.0,
+    },
+    "events-sweep": {
+        "task": "events.tasks.sweep_events",
         "schedule": 60.0,
     },
 }

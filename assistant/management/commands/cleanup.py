@@ -5,10 +5,15 @@ from django.utils import timezone
 from assistant.conf import assistant_settings
 from assistant.durations import parse_duration
 from assistant.models import AIUsage, ChatSession
+from events.models import Event
+from events.services import schedules_delete_finished
 
 
 class Command(BaseCommand):
-    help = "Delete chat sessions (with their messages) and usage rows older than the retention period."
+    help = (
+        "Delete chat sessions (with their messages), usage rows and finished events older than the "
+        "retention period, and one-off schedules that fired (or were cancelled) before it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -23,9 +28,16 @@ class Command(BaseCommand):
         targets = {
             "chat sessions": ChatSession.objects.filter(updated_at__lt=cutoff),
             "usage rows": AIUsage.objects.filter(created_at__lt=cutoff),
+            # Queued and processing events stay until they are routed, however old.
+            "events": Event.objects.filter(
+                received_at__lt=cutoff,
+                status__in=[Event.Status.HANDLED, Event.Status.UNHANDLED, Event.Status.FAILED],
+            ),
         }
         verb = "would delete" if dry_run else "deleted"
         with transaction.atomic():
             for name, rows in targets.items():
                 count = rows.count() if dry_run else rows.delete()[1].get(rows.model._meta.label, 0)
                 self.stdout.write(f"{verb} {count} {name} last changed before {cutoff:%Y-%m-%d %H:%M} UTC")
+            count = schedules_delete_finished(before=cutoff, dry_run=dry_run)
+            self.stdout.write(f"{verb} {count} finished schedules ended before {cutoff:%Y-%m-%d %H:%M} UTC")
