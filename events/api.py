@@ -19,6 +19,7 @@ from .exceptions import ScheduleError
 from .serializers import (
     EventAcceptedSerializer,
     EventInputSerializer,
+    EventListParamsSerializer,
     EventSerializer,
     ScheduleInputSerializer,
     ScheduleListParamsSerializer,
@@ -73,6 +74,25 @@ class CappedPostMixin:
 
 
 class EventsView(CappedPostMixin, APIView):
+    @extend_schema(
+        parameters=[EventListParamsSerializer],
+        responses=inline_serializer(
+            "EventPage", {"events": EventSerializer(many=True), "pagination": PaginationSerializer()}
+        ),
+        summary="Your events, newest first",
+        operation_id="events_list",
+    )
+    def get(self, request):
+        params = EventListParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = selectors.event_page(user=request.user, **params.validated_data)
+        return Response(
+            {
+                "events": EventSerializer(page["events"], many=True).data,
+                "pagination": page["pagination"].as_dict(),
+            }
+        )
+
     @extend_schema(
         request=EventInputSerializer,
         responses={

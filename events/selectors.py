@@ -24,11 +24,30 @@ def schedules_visible_to(*, user) -> QuerySet[Schedule]:
     return rows if user.is_staff else rows.filter(user=user)
 
 
+def _page(rows: QuerySet, *, offset: int, limit: int) -> tuple[list, PaginationMeta]:
+    total = rows.count()
+    return (list(rows[offset : offset + limit]) if offset < total else []), PaginationMeta(
+        offset, limit, total
+    )
+
+
+def event_page(
+    *, user, type: str | None = None, status: str | None = None, offset: int = 0, limit: int = 20
+) -> dict[str, Any]:
+    """The user's own events, newest first, as ``{"events", "pagination"}``."""
+    rows = EventRow.objects.select_related("user").filter(user=user)
+    if type:
+        rows = rows.filter(type=type)
+    if status:
+        rows = rows.filter(status=status)
+    page, meta = _page(rows.order_by("-received_at", "-pk"), offset=offset, limit=limit)
+    return {"events": page, "pagination": meta}
+
+
 def schedule_page(*, user, status: str | None = None, offset: int = 0, limit: int = 20) -> dict[str, Any]:
     """The user's own schedules, newest first, as ``{"schedules", "pagination"}``."""
     rows = Schedule.objects.select_related("user").filter(user=user)
     if status:
         rows = rows.filter(status=status)
-    total = rows.count()
-    page = list(rows.order_by("-created_at", "-pk")[offset : offset + limit]) if offset < total else []
-    return {"schedules": page, "pagination": PaginationMeta(offset, limit, total)}
+    page, meta = _page(rows.order_by("-created_at", "-pk"), offset=offset, limit=limit)
+    return {"schedules": page, "pagination": meta}

@@ -69,3 +69,10 @@ class ScheduleListParamsSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Schedule.Status.choices, required=False)
     offset = serializers.IntegerField(default=0, min_value=0)
     limit = serializers.IntegerField(default=20, min_value=1, max_value=100)
+
+
+class EventListParamsSerializer(serializers.Serializer):
+    type = serializers.CharField(required=False, max_length=TYPE_MAX_LENGTH)
+    status = serializers.ChoiceField(choices=EventRow.Status.choices, required=False)
+    offset = serializers.IntegerField(default=0, min_value=0)
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=100)

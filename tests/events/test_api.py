@@ -164,3 +164,35 @@ def test_the_endpoints_are_in_the_openapi_document(auth_client):
     assert "post" in schema["paths"]["/api/events"]
     assert "get" in schema["paths"]["/api/events/{event_id}"]
     assert "202" in schema["paths"]["/api/events"]["post"]["responses"]
+
+
+def test_the_list_is_the_callers_own_newest_first_paged_and_filtered(auth_client, user, make_user, routed):
+    from rest_framework.test import APIClient
+
+    ids = [post(auth_client, body(metadata={"n": i})).json()["id"] for i in range(3)]
+    chat = post(auth_client, body(type="llm.chat", metadata={"messages": MESSAGES})).json()["id"]
+    EventRow.objects.filter(pk=ids[0]).update(status="handled")
+    bob = APIClient()
+    bob.force_authenticate(make_user("bob"))
+    post(bob, body(userID="bob"))
+
+    page = auth_client.get(URL, {"limit": 2}).json()
+    assert [e["id"] for e in page["events"]] == [chat, ids[2]]
+    assert page["pagination"]["total_count"] == 4 and page["pagination"]["has_next_page"]
+    assert page["events"][0]["metadata"] == {"messages": MESSAGES} and page["events"][0]["userID"] == "alice"
+    assert [e["id"] for e in auth_client.get(URL, {"type": "llm.chat"}).json()["events"]] == [chat]
+    assert [e["id"] for e in auth_client.get(URL, {"status": "handled"}).json()["events"]] == [ids[0]]
+    assert auth_client.get(URL, {"status": "lost"}).status_code == 400
+    assert auth_client.get(URL, {"offset": 10**22}).json()["events"] == []
+    assert len(bob.get(URL).json()["events"]) == 1
+
+
+def test_the_list_takes_a_fixed_number_of_queries(auth_client, routed, django_assert_max_num_queries):
+    def count_queries(n):
+        for _ in range(n):
+            post(auth_client, body())
+        with django_assert_max_num_queries(4) as captured:
+            assert len(auth_client.get(URL, {"limit": 100}).json()["events"]) == EventRow.objects.count()
+        return len(captured)
+
+    assert count_queries(2) == count_queries(20)
