@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     # A queued event nobody picked up for this long (the broker was down when it was
     # published) is handed to a worker again by the sweep.
     "QUEUED_AFTER": 120.0,
+    # Celery queues by event type, e.g. {"llm.chat": "events.llm", "billing.*": "billing"}
+    # (a "prefix.*" key matches every type under it). Unlisted types go to the default
+    # queue; run a worker with -Q for each queue named here.
+    "QUEUES": {},
     # How often the embedded default looks for schedules that are due, in seconds.
     "SCHEDULER_INTERVAL": 1.0,
     # How early (seconds, for clock skew between beat and workers) a firing may claim
@@ -40,3 +44,17 @@ def max_retries() -> int:
 
     value = events_setting("MAX_RETRIES")
     return assistant_settings.MAX_RETRIES if value is None else value
+
+
+def event_queue(event_type: str) -> str | None:
+    """The Celery queue of ``event_type`` in ``EVENTS["QUEUES"]``: its own entry, else
+    the longest ``prefix.*`` entry over it, else None (the default queue)."""
+    queues = events_setting("QUEUES")
+    if event_type in queues:
+        return queues[event_type]
+    parts = event_type.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        queue = queues.get(".".join(parts[:end]) + ".*")
+        if queue:
+            return queue
+    return None

@@ -17,7 +17,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Periodic
 from assistant.dispatch import backoff, run_with_retries, submit
 from assistant.llm import LLMError
 
-from .conf import events_setting, max_retries
+from .conf import event_queue, events_setting, max_retries
 from .cron import CronError, next_cron_run, parse_cron, parse_timezone
 from .exceptions import EventHandlerError, ScheduleError, TransientEventError
 from .models import Event as EventRow
@@ -47,12 +47,13 @@ def event_publish(*, event: Event, user, schedule=None) -> EventRow:
         )
         event_id = row.pk
         # robust: the event is stored even when no worker can be reached now (logged).
-        transaction.on_commit(lambda: event_enqueue(event_id=event_id), robust=True)
+        transaction.on_commit(lambda: event_enqueue(event_id=event_id, type=event.type), robust=True)
     return row
 
 
-def event_enqueue(*, event_id, countdown: float = 0, retries_done: int = 0) -> None:
-    """Hand the event to a worker: a Celery task with a broker, else this process's threads."""
+def event_enqueue(*, event_id, type: str = "", countdown: float = 0, retries_done: int = 0) -> None:
+    """Hand the event to a worker: a Celery task with a broker (on its type's queue,
+    ``EVENTS["QUEUES"]``), else this process's threads."""
     if settings.TASKS_IN_PROCESS:
         try:
             submit(_route_in_process, str(event_id), countdown, retries_done)
@@ -62,7 +63,10 @@ def event_enqueue(*, event_id, countdown: float = 0, retries_done: int = 0) -> N
         return
     from .tasks import route_event
 
-    route_event.apply_async(args=[str(event_id)], countdown=countdown or None, retries=retries_done)
+    options = {"queue": queue} if (queue := event_queue(type)) else {}
+    route_event.apply_async(
+        args=[str(event_id)], countdown=countdown or None, retries=retries_done, **options
+    )
 
 
 def _route_in_process(event_id: str, countdown: float, retries_done: int) -> None:
@@ -151,18 +155,18 @@ def event_sweep(*, now=None) -> list:
     now = now or timezone.now()
     forgotten = now - timedelta(seconds=events_setting("QUEUED_AFTER"))
     stale = now - timedelta(seconds=events_setting("STUCK_AFTER"))
-    ids = list(
+    rows = list(
         EventRow.objects.filter(
             Q(status=Status.QUEUED, started_at__isnull=True, received_at__lt=forgotten)
             | Q(status=Status.QUEUED, started_at__lt=forgotten)
             | Q(status=Status.PROCESSING, started_at__lt=stale)
-        ).values_list("pk", flat=True)[:500]
+        ).values_list("pk", "type")[:500]
     )
-    for event_id in ids:
-        event_enqueue(event_id=event_id)
-    if ids:
-        logger.warning("Handed %d waiting events to a worker again", len(ids))
-    return ids
+    for event_id, event_type in rows:
+        event_enqueue(event_id=event_id, type=event_type)
+    if rows:
+        logger.warning("Handed %d waiting events to a worker again", len(rows))
+    return [event_id for event_id, _ in rows]
 
 
 # Schedules ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Events: where replies are also POSTed, and the key that signs those POSTs."""
+"""Events: where replies are also POSTed, the key that signs those POSTs, and the
+Celery queues of event types."""
 
 from . import env as cfg
 
@@ -7,4 +8,4 @@ NOTIFY_URL = cfg.NOTIFY_URL
 NOTIFY_SECRET = cfg.NOTIFY_SECRET or cfg.SECRET_KEY
 
 # See events/conf.py for every key and its default.
-EVENTS: dict = {}
+EVENTS: dict = {"QUEUES": cfg.EVENT_QUEUES} if cfg.EVENT_QUEUES else {}

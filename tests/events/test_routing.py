@@ -164,8 +164,31 @@ def test_with_a_broker_events_go_to_the_celery_task(settings, monkeypatch):
     sent = []
     monkeypatch.setattr(route_event, "apply_async", lambda **kwargs: sent.append(kwargs))
     settings.TASKS_IN_PROCESS = False
-    services.event_enqueue(event_id="abc", countdown=1.5, retries_done=2)
+    services.event_enqueue(event_id="abc", type="llm.chat", countdown=1.5, retries_done=2)
     assert sent == [{"args": ["abc"], "countdown": 1.5, "retries": 2}]
+
+
+@pytest.mark.parametrize(
+    "event_type, queue",
+    [
+        ("llm.chat", "events.llm"),
+        ("billing.invoice.paid", "billing.invoices"),
+        ("billing.refund", "billing"),
+        ("user.message", None),
+        ("llm.chat.response", None),
+    ],
+)
+def test_events_go_to_the_queue_of_their_type(settings, monkeypatch, event_type, queue):
+    from events.tasks import route_event
+
+    sent = []
+    monkeypatch.setattr(route_event, "apply_async", lambda **kwargs: sent.append(kwargs))
+    settings.TASKS_IN_PROCESS = False
+    settings.EVENTS = {
+        "QUEUES": {"llm.chat": "events.llm", "billing.*": "billing", "billing.invoice.*": "billing.invoices"}
+    }
+    services.event_enqueue(event_id="abc", type=event_type)
+    assert sent[0].get("queue") == queue
 
 
 def test_the_celery_task_routes_the_event(publish, registry):

@@ -79,3 +79,51 @@ async def test_an_llm_chat_event_is_answered_and_delivered(
     assert rows["llm.chat.response"].handler == "UserMessenger"
     assert model_server.calls == 2
     await communicator.disconnect()
+
+
+class QueueWorker(Worker):
+    """A worker that consumes only the given queues."""
+
+    def __init__(self, env, log_path, queues):
+        super().__init__(env, log_path)
+        self.queues = queues
+
+    def start(self):
+        import subprocess
+        import sys
+
+        from tests.conftest import ROOT
+
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "-Q", self.queues,
+             "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self._wait_for(lambda: " ready." in self.output(), "the worker did not start")
+        return self
+
+
+def test_an_event_type_with_a_queue_of_its_own_is_routed_by_that_queues_worker(
+    user, process_env, settings, tmp_path
+):
+    from events.types import Event
+
+    app.control.purge()
+    settings.EVENTS = {"QUEUES": {"tests.*": "events.tests"}}
+    worker = QueueWorker(
+        {**process_env, "EVENT_QUEUES": "tests.*=events.tests"}, tmp_path / "q.log", "events.tests"
+    )
+    worker.start()
+    try:
+        own = event_publish(event=Event(source="tests", type="tests.ping", userID=user.username), user=user)
+        other = event_publish(event=Event(source="tests", type="other.ping", userID=user.username), user=user)
+        deadline = time.monotonic() + 20
+        while EventRow.objects.get(pk=own.pk).status != "unhandled":  # no handler: routed, unhandled
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+        time.sleep(1)
+        assert EventRow.objects.get(pk=other.pk).status == "queued"  # on the default queue, not consumed
+    finally:
+        worker.stop()
+        app.control.purge()
