@@ -73,9 +73,9 @@ class EventsView(APIView):
             raise exceptions.ValidationError({"non_field_errors": ["An event must be a JSON object."]})
         try:
             event = event_from_dict(request.data)
+            row = services.event_publish(event=event, user=_owner(request, event.userID))
         except EventValidationError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
-        row = services.event_publish(event=event, user=_owner(request, event.userID))
         return Response(EventAcceptedSerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
 

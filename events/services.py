@@ -25,10 +25,21 @@ logger = logging.getLogger(__name__)
 Status = EventRow.Status
 
 
+def event_validate(*, event: Event, registry: HandlerRegistry | None = None) -> Event:
+    """``event`` as its type's dataclass, checked by it and by the handler of its type
+    (see ``HandlerRegistry.register``). Raises ``EventValidationError`` naming the field."""
+    typed = event_from_dict(event.to_dict())
+    handler = (registry or site).get(typed.type)
+    if handler is not None:
+        handler.validate(typed)
+    return typed
+
+
 def event_publish(*, event: Event, user) -> EventRow:
     """Store ``event`` as ``user``'s (status queued) and route it once the transaction
-    that stored it commits. ``event.userID`` must be the user's username."""
-    event_from_dict(event.to_dict())  # validates the fields its type needs, too
+    that stored it commits. ``event.userID`` must be the user's username. An event its
+    type or its handler refuses raises ``EventValidationError`` and is not stored."""
+    event_validate(event=event)
     if event.userID != user.get_username():
         raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
     with transaction.atomic():
