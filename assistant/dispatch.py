@@ -127,9 +127,10 @@ def run_periodically(
 ) -> bool:
     """On the embedded default, call ``function()`` from a daemon thread of this
     process every ``every()`` seconds, the first time after ``first_after`` (Celery
-    beat does such work otherwise). Starts once per name; False when it did not start."""
+    beat does such work otherwise). Starts once per name; False when it did not start
+    (with a broker, or with ``settings.BACKGROUND_LOOPS`` off, as in the test process)."""
     with _executor_lock:
-        if name in _loops or not settings.TASKS_IN_PROCESS:
+        if name in _loops or not (settings.TASKS_IN_PROCESS and settings.BACKGROUND_LOOPS):
             return False
         _loops.add(name)
     threading.Thread(

@@ -108,9 +108,9 @@ class EventsView(CappedPostMixin, APIView):
             raise exceptions.ValidationError({"non_field_errors": ["An event must be a JSON object."]})
         try:
             event = event_from_dict(request.data)
+            row = services.event_publish(event=event, user=_owner(request, event.userID))
         except EventValidationError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
-        row = services.event_publish(event=event, user=_owner(request, event.userID))
         return Response(EventAcceptedSerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -137,7 +137,7 @@ def _schedule_input(request) -> dict:
         )
     try:
         # The timestamp is set when it fires; one given here is ignored.
-        event = event_from_dict({**body, "timestamp": timezone.now()})
+        event = services.event_validate(event=event_from_dict({**body, "timestamp": timezone.now()}))
     except EventValidationError as exc:
         raise exceptions.ValidationError({f"event.{exc.field}": [exc.message]}) from None
     values = {"event": event, "user": _owner(request, event.userID)}

@@ -11,7 +11,10 @@ discovered when the app registry is ready. One handler per event type.
         def handle(self, event): ...
 
 A handler receives the stored ``events.models.Event`` row (``row.to_event()`` gives
-the dataclass).
+the dataclass). It may also check events of its types before they are stored: a class's
+``validate(self, event)`` method (or ``validate=`` for a function) gets the typed
+dataclass and raises ``events.types.EventValidationError`` naming the bad field, which
+``POST /api/events`` answers with a 400 (nothing is stored).
 """
 
 from __future__ import annotations
@@ -37,19 +40,33 @@ class NotRegistered(LookupError):
 class Handler:
     name: str
     function: Callable[[Any], Any]
+    validator: Callable[[Any], Any] | None = None
 
     def __call__(self, event) -> Any:
         return self.function(event)
 
+    def validate(self, event) -> None:
+        """Check an event (the ``events.types`` dataclass) before it is stored; raises
+        ``EventValidationError``. Does nothing for a handler without a validator."""
+        if self.validator is not None:
+            self.validator(event)
 
-def _as_handler(target: Any, name: str | None) -> Handler:
+
+def _as_handler(target: Any, name: str | None, validate: Callable[[Any], Any] | None) -> Handler:
+    if validate is not None and not callable(validate):
+        raise ImproperlyConfigured(f"validate={validate!r} is not callable.")
     if isinstance(target, type):
         instance = target()
         if not callable(getattr(instance, "handle", None)):
             raise ImproperlyConfigured(f"{target.__qualname__} needs a handle(self, event) method.")
-        return Handler(name or getattr(target, "name", None) or target.__qualname__, instance.handle)
+        method = getattr(instance, "validate", None)
+        return Handler(
+            name or getattr(target, "name", None) or target.__qualname__,
+            instance.handle,
+            validate or (method if callable(method) else None),
+        )
     if callable(target):
-        return Handler(name or getattr(target, "__qualname__", repr(target)), target)
+        return Handler(name or getattr(target, "__qualname__", repr(target)), target, validate)
     raise ImproperlyConfigured(f"{target!r} is neither a function nor a class with handle().")
 
 
@@ -57,8 +74,16 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._registry: dict[str, Handler] = {}
 
-    def register(self, types: str | list[str] | tuple[str, ...], target: Any, *, name: str | None = None):
-        """Route events of ``types`` to ``target`` (a function or a class with ``handle``)."""
+    def register(
+        self,
+        types: str | list[str] | tuple[str, ...],
+        target: Any,
+        *,
+        name: str | None = None,
+        validate: Callable[[Any], Any] | None = None,
+    ):
+        """Route events of ``types`` to ``target`` (a function or a class with ``handle``);
+        ``validate`` (or the class's ``validate`` method) checks them before they are stored."""
         types = list(types) if isinstance(types, list | tuple) else [types]
         if not types:
             raise ImproperlyConfigured("Register a handler for at least one event type.")
@@ -69,7 +94,7 @@ class HandlerRegistry:
                 raise AlreadyRegistered(
                     f"Event type {event_type!r} is already handled by {self._registry[event_type].name}."
                 )
-        handler = _as_handler(target, name)
+        handler = _as_handler(target, name, validate)
         for event_type in types:
             self._registry[event_type] = handler
         return target
@@ -94,11 +119,16 @@ class HandlerRegistry:
 site = HandlerRegistry()
 
 
-def register(*types: str, registry: HandlerRegistry | None = None, name: str | None = None) -> Callable:
+def register(
+    *types: str,
+    registry: HandlerRegistry | None = None,
+    name: str | None = None,
+    validate: Callable[[Any], Any] | None = None,
+) -> Callable:
     """``@register("a.type", ...)`` routes those event types to the decorated handler."""
 
     def decorate(target):
-        return (registry or site).register(types, target, name=name)
+        return (registry or site).register(types, target, name=name, validate=validate)
 
     return decorate
 

@@ -19,7 +19,10 @@ class EventInputSerializer(serializers.Serializer):
     userID = serializers.CharField(
         max_length=USER_ID_MAX_LENGTH, help_text="Your own userID (staff: anyone's)."
     )
-    metadata = serializers.DictField(help_text="Any JSON object; llm.chat needs messages: [{role, content}].")
+    metadata = serializers.DictField(
+        help_text="Any JSON object; llm.chat needs messages: [{role, content}]; "
+        "worker.task needs agent (a registered agent's name) and optionally input (an object)."
+    )
 
 
 class EventAcceptedSerializer(serializers.Serializer):

@@ -23,17 +23,28 @@ from .exceptions import EventHandlerError, ScheduleError, TransientEventError
 from .models import Event as EventRow
 from .models import Schedule
 from .registry import HandlerRegistry, site
-from .types import Event, event_from_dict
+from .types import Event, EventValidationError, event_from_dict
 
 logger = logging.getLogger(__name__)
 Status = EventRow.Status
 
 
+def event_validate(*, event: Event, registry: HandlerRegistry | None = None) -> Event:
+    """``event`` as its type's dataclass, checked by it and by the handler of its type
+    (see ``HandlerRegistry.register``). Raises ``EventValidationError`` naming the field."""
+    typed = event_from_dict(event.to_dict())
+    handler = (registry or site).get(typed.type)
+    if handler is not None:
+        handler.validate(typed)
+    return typed
+
+
 def event_publish(*, event: Event, user, schedule=None) -> EventRow:
     """Store ``event`` as ``user``'s (status queued) and route it once the transaction
     that stored it commits. ``event.userID`` must be the user's username; ``schedule``
-    is the schedule publishing it, if any."""
-    event_from_dict(event.to_dict())  # validates the fields its type needs, too
+    is the schedule publishing it, if any. An event its type or its handler refuses
+    raises ``EventValidationError`` and is not stored."""
+    event_validate(event=event)
     if event.userID != user.get_username():
         raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
     with transaction.atomic():
@@ -183,6 +194,7 @@ def schedule_create(
     now = now or timezone.now()
     if (run_at is None) == (cron is None):
         raise ScheduleError("non_field_errors", "Give either timestamp (once) or cron (repeating), not both.")
+    event = event_validate(event=event)
     if event.userID != user.get_username():
         raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
     data = event.to_dict()
@@ -256,8 +268,16 @@ def schedule_fire(*, schedule_id, now=None) -> EventRow | None:
         if not claimed:
             return None
         owner = schedule.user
-        event = event_from_dict({**schedule.event, "userID": owner.get_username(), "timestamp": slot})
-        row = event_publish(event=event, user=owner, schedule=schedule)
+        try:
+            with transaction.atomic():
+                event = event_from_dict({**schedule.event, "userID": owner.get_username(), "timestamp": slot})
+                row = event_publish(event=event, user=owner, schedule=schedule)
+        except EventValidationError as exc:
+            # Refused now (say its handler no longer accepts it): the slot is spent.
+            logger.warning(
+                "Schedule %s: its event for %s was refused: %s", schedule.pk, slot.isoformat(), exc
+            )
+            return None
         if schedule.kind == Schedule.Kind.ONCE and schedule.periodic_task_id:
             PeriodicTask.objects.filter(pk=schedule.periodic_task_id).update(enabled=False)
             PeriodicTasks.update_changed()

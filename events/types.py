@@ -190,8 +190,58 @@ class LLMChatEvent(Event):
         return super().from_dict(data)
 
 
+#: Longest agent name a ``worker.task`` event may give.
+AGENT_MAX_LENGTH = 100
+
+
+@dataclass(kw_only=True)
+class WorkerTaskEvent(Event):
+    """``worker.task``: run the agent named ``metadata.agent`` on a worker, with the
+    object ``metadata.input`` (optional) as its input.
+
+    ``agent=`` and ``input=`` may be given directly; they are stored under ``metadata``.
+    Whether such an agent exists is checked where the agents are known (the handler).
+    """
+
+    TYPE: ClassVar[str] = "worker.task"
+
+    type: str = TYPE
+    agent: InitVar[str | None] = None
+    input: InitVar[Mapping[str, Any] | None] = None
+
+    def __post_init__(self, agent: str | None, input: Mapping[str, Any] | None) -> None:  # noqa: A002
+        given = {key: value for key, value in (("agent", agent), ("input", input)) if value is not None}
+        if given:
+            if not isinstance(self.metadata, Mapping):
+                raise EventValidationError("metadata", "must be an object.")
+            self.metadata = {**self.metadata, **given}
+        super().__post_init__()
+
+    def validate(self) -> None:
+        super().validate()
+        if self.type != self.TYPE:
+            raise EventValidationError("type", f"must be {self.TYPE!r} for a worker task event.")
+        _text("metadata.agent", self.metadata.get("agent"), AGENT_MAX_LENGTH)
+        if "input" in self.metadata:
+            if not isinstance(self.metadata["input"], Mapping):
+                raise EventValidationError("metadata.input", "must be an object.")
+            self.metadata["input"] = dict(self.metadata["input"])
+
+    @property
+    def agent_name(self) -> str:
+        return self.metadata["agent"]
+
+    @property
+    def agent_input(self) -> dict[str, Any]:
+        """``metadata.input``, or ``{}`` when the event has none."""
+        return copy.deepcopy(self.metadata.get("input", {}))
+
+
 #: Event types with a dataclass of their own.
-TYPED_EVENTS: dict[str, type[Event]] = {LLMChatEvent.TYPE: LLMChatEvent}
+TYPED_EVENTS: dict[str, type[Event]] = {
+    LLMChatEvent.TYPE: LLMChatEvent,
+    WorkerTaskEvent.TYPE: WorkerTaskEvent,
+}
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

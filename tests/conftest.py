@@ -150,7 +150,7 @@ def database_url() -> str:
 def process_env(transactional_db) -> dict[str, str]:
     """Environment for a subprocess that shares this test's database and services."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    env.update(ENV_FILE="", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    env.update(ENV_FILE="", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1", TEST_BACKGROUND_LOOPS="1")
     return env
 
 

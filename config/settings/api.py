@@ -29,17 +29,18 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI assistant API",
-    "DESCRIPTION": "Chat sessions, messages, modes, events and schedules of the AI assistant.",
+    "DESCRIPTION": "Chat sessions, messages, modes, events, worker tasks and schedules of the AI assistant.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Both messages and events have a "status"; keep the message enum's name.
+    # Messages, events and tasks have a "status"; keep the message enum's name.
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "assistant.models.ChatMessage.Status",
         "EventStatusEnum": "events.models.EventStatus",
+        "TaskStatusEnum": "agents.models.TaskStatus",
     },
 }
 

@@ -10,6 +10,9 @@ DEBUG = cfg.DEBUG
 SECRET_KEY = cfg.SECRET_KEY
 ALLOWED_HOSTS = cfg.ALLOWED_HOSTS
 TASKS_IN_PROCESS = cfg.TASKS_IN_PROCESS
+# On the embedded default the web process also sweeps stuck work and fires schedules
+# from background threads (assistant.dispatch.run_periodically).
+BACKGROUND_LOOPS = True
 REDIS_URL = cfg.REDIS_URL
 
 INSTALLED_APPS = [
@@ -30,6 +33,7 @@ INSTALLED_APPS = [
     "assistant",
     "modes",
     "events",
+    "agents",
 ]
 
 MIDDLEWARE = [

@@ -210,3 +210,23 @@ def test_an_offset_past_the_end_is_an_empty_page(auth_client):
     post(auth_client, {"event": an_event(), "cron": "* * * * *"})
     page = auth_client.get(URL, {"offset": 10**22}).json()
     assert page["schedules"] == [] and page["pagination"]["total_count"] == 1
+
+
+def test_a_worker_task_for_an_unknown_agent_is_refused_when_scheduled(auth_client):
+    event = an_event(type="worker.task", metadata={"agent": "no_such_agent"})
+    response = post(auth_client, {"event": event, "cron": "* * * * *"})
+    assert response.status_code == 400, response.content
+    assert list(response.json()["detail"]) == ["event.metadata.agent"]
+    assert not Schedule.objects.exists()
+
+
+def test_a_scheduled_worker_task_fires(auth_client, user):
+    from agents.models import WorkerTask
+    from events import services
+
+    event = an_event(type="worker.task", metadata={"agent": "usage_report", "input": {"days": 3}})
+    response = post(auth_client, {"event": event, "timestamp": soon(seconds=1)})
+    assert response.status_code == 201, response.content
+    row = services.schedule_fire(schedule_id=response.json()["id"], now=timezone.now() + timedelta(seconds=2))
+    task = WorkerTask.objects.get(pk=row.pk)
+    assert (task.agent, task.input, task.user) == ("usage_report", {"days": 3}, user)

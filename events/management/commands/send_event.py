@@ -59,7 +59,10 @@ class Command(BaseCommand):
         owner = get_user_model().objects.filter(username=event.userID).first()
         if owner is None:
             raise CommandError(f"There is no user {event.userID!r}.")
-        row = event_publish(event=event, user=owner)
+        try:
+            row = event_publish(event=event, user=owner)
+        except EventValidationError as exc:
+            raise CommandError(f"Invalid event: {exc}") from None
         self.stdout.write(str(row.pk))
         if settings.TASKS_IN_PROCESS and not wait_for_submitted(timeout=wait):
             self.stderr.write(f"Event {row.pk} was still being handled after {wait:g} s.")

@@ -1,0 +1,25 @@
+"""The agents app's settings: ``settings.AGENTS`` over these defaults, read on use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Log lines a task keeps at most; later lines are dropped (one warning says so).
+    "MAX_LOG_LINES": 1000,
+    # Characters of one log line; longer text is cut.
+    "MAX_LINE_LENGTH": 2000,
+    # Log lines GET /api/tasks/{id} returns at most per request.
+    "LOG_PAGE_SIZE": 500,
+    # Send the owner a user.message event when a task ends.
+    "NOTIFY_USER": True,
+}
+
+
+def agents_setting(name: str) -> Any:
+    values = {**DEFAULTS, **getattr(settings, "AGENTS", {})}
+    if name not in values:
+        raise AttributeError(f"No AGENTS setting {name!r}")
+    return values[name]
