@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", include("accounts.api_urls")),
     path("api/", include("assistant.api_urls")),
     path("api/", include("events.api_urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "assistant",
     "modes",
     "events",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
