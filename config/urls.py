@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("assistant.api_urls")),
     path("api/", include("events.api_urls")),
     path("api/", include("agents.api_urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "modes",
     "events",
     "agents",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,366 @@
+/* The staff dashboard: polls /dashboard/state every two seconds while the tab is
+ * visible and renders each section of the snapshot in place (rows are kept and
+ * updated by id, so focus and scroll survive); submits events and retries failed
+ * messages through the dashboard's JSON endpoints. */
+(() => {
+  "use strict";
+
+  const POLL_MS = 2000;
+  const MAX_BACKOFF_MS = 30000;
+  const ZERO_ID = "00000000-0000-0000-0000-000000000000";
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key in node) node[key] = value;
+      else node.setAttribute(key, value);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  };
+
+  const root = $("dashboard");
+  const urls = {
+    state: root.dataset.stateUrl,
+    event: root.dataset.eventUrl,
+    retry: (id) => root.dataset.retryUrl.replace(ZERO_ID, encodeURIComponent(id)),
+    login: root.dataset.loginUrl,
+  };
+
+  // --- Requests -------------------------------------------------------------------
+
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  async function request(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    if (method !== "GET") options.headers["X-CSRFToken"] = csrf();
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (error) {
+      return { ok: false, status: 0, data: { detail: "The server can't be reached." } };
+    }
+    const data = await response.json().catch(() => null);
+    if (data && data.error === "not_authenticated") {
+      // The session ended: log in again and come back here.
+      window.location.assign(`${urls.login}?next=${encodeURIComponent(location.pathname)}`);
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function errorText(data) {
+    const detail = data && data.detail;
+    if (!detail) return "Something went wrong. Please try again.";
+    if (typeof detail === "string") return detail;
+    return Object.entries(detail)
+      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
+      .join(" ");
+  }
+
+  function notify(text, kind = "info") {
+    const notice = $("notice");
+    notice.textContent = text;
+    notice.className = `notice ${kind}`;
+    notice.hidden = !text;
+  }
+
+  // --- Formatting -----------------------------------------------------------------
+
+  function when(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    const today = new Date().toDateString() === date.toDateString();
+    return today ? date.toLocaleTimeString() : date.toLocaleString();
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "";
+    if (ms < 1000) return `${ms} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+  }
+
+  // --- Rendering in place ---------------------------------------------------------
+
+  /* A cell is a string or number, or {text, className, title}, or {build: () => Node}
+   * (built once; later snapshots leave it alone). */
+  function setCell(td, spec) {
+    if (spec && typeof spec === "object" && spec.build) {
+      if (!td.firstChild) td.append(spec.build());
+      return;
+    }
+    const cell = spec && typeof spec === "object" ? spec : { text: spec };
+    const text = cell.text === null || cell.text === undefined ? "" : String(cell.text);
+    if (td.textContent !== text) td.textContent = text;
+    const className = cell.className || "";
+    if (td.className !== className) td.className = className;
+    const title = cell.title || "";
+    if (td.title !== title) td.title = title;
+  }
+
+  /* The rows of ``tbody`` become ``items`` in order: a row per ``item.id``, kept
+   * across snapshots and only changed where its cells changed. */
+  function syncRows(tbody, items, cells, rowClass = () => "") {
+    const existing = new Map([...tbody.rows].map((row) => [row.dataset.id, row]));
+    items.forEach((item, index) => {
+      const specs = cells(item);
+      let row = existing.get(item.id);
+      existing.delete(item.id);
+      if (!row) {
+        row = el("tr", { dataset: { id: item.id } });
+        specs.forEach(() => row.append(el("td")));
+      }
+      specs.forEach((spec, i) => setCell(row.cells[i], spec));
+      const className = rowClass(item);
+      if (row.className !== className) row.className = className;
+      if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] || null);
+    });
+    for (const row of existing.values()) row.remove();
+  }
+
+  /* Count boxes, one per [key, label], built once and updated. */
+  function renderCounts(container, labels, counts) {
+    for (const [key, label] of labels) {
+      let box = container.querySelector(`[data-count="${key}"]`);
+      if (!box) {
+        box = el("div", { className: `count count-${key}`, dataset: { count: key } },
+          el("span", { className: "count-value" }), el("span", { className: "count-label" }));
+        container.append(box);
+      }
+      const value = String(counts[key] ?? 0);
+      const valueNode = box.querySelector(".count-value");
+      if (valueNode.textContent !== value) valueNode.textContent = value;
+      const labelNode = box.querySelector(".count-label");
+      if (labelNode.textContent !== label) labelNode.textContent = label;
+      box.classList.toggle("nonzero", value !== "0");
+    }
+  }
+
+  function statusCell(value) {
+    return { text: value, className: `status state-${value}` };
+  }
+
+  const dashboard = { lastSubmitted: null };
+
+  function renderEvents(section) {
+    const span = `${section.window_hours} h`;
+    renderCounts($("event-counts"), [
+      ["queued", "Queued"],
+      ["processing", "Processing"],
+      ["handled", `Handled (${span})`],
+      ["unhandled", `Unhandled (${span})`],
+      ["failed", `Failed (${span})`],
+    ], section.counts);
+    syncRows(
+      $("events-table").tBodies[0],
+      section.recent,
+      (e) => [
+        { text: when(e.received_at), className: "time", title: e.received_at },
+        { text: e.type, className: "type" },
+        e.source,
+        e.userID,
+        statusCell(e.status),
+        { text: e.handler, className: "handler" },
+        { text: e.attempts, className: "attempts" },
+        { text: when(e.finished_at), className: "time", title: e.duration_ms === null ? "" : `took ${duration(e.duration_ms)}` },
+        { text: e.last_error, className: "error-text" },
+      ],
+      (e) => (e.id === dashboard.lastSubmitted ? "fresh" : ""),
+    );
+    $("events-empty").hidden = section.recent.length > 0;
+  }
+
+  function retryButton(message) {
+    return () => el("button", {
+      type: "button",
+      className: "secondary small retry",
+      textContent: "Retry",
+      "aria-label": `Retry the message of ${message.userID} that failed at ${when(message.failed_at)}`,
+      onclick: (event) => retry(message.id, event.currentTarget),
+    });
+  }
+
+  function renderMessages(section) {
+    renderCounts($("message-counts"), [
+      ["pending", "Pending"],
+      ["processing", "Processing"],
+      ["failed", "Failed"],
+    ], section.counts);
+    const { recent, processing, total } = section.durations;
+    $("durations-summary").textContent = recent.length
+      ? `Last ${recent.length}: processing ${duration(processing.median_ms)} median, ${duration(processing.max_ms)} at most; ` +
+        `question to answer ${duration(total.median_ms)} median, ${duration(total.max_ms)} at most.`
+      : "";
+    syncRows($("durations-table").tBodies[0], recent, (m) => [
+      { text: when(m.completed_at), className: "time", title: m.completed_at },
+      m.userID,
+      m.mode,
+      { text: m.attempts, className: "attempts" },
+      { text: duration(m.processing_ms), className: "duration" },
+      { text: duration(m.total_ms), className: "duration" },
+    ]);
+    $("durations-empty").hidden = recent.length > 0;
+    syncRows($("failed-table").tBodies[0], section.failed, (m) => [
+      { text: when(m.failed_at), className: "time", title: m.failed_at },
+      m.userID,
+      m.mode,
+      { text: m.content, className: "preview" },
+      { text: m.error, className: "error-text" },
+      { text: m.attempts, className: "attempts" },
+      { build: retryButton(m) },
+    ]);
+    $("failed-empty").hidden = section.failed.length > 0;
+  }
+
+  /* One renderer per section of the snapshot, by the section's name. */
+  const SECTIONS = {
+    events: renderEvents,
+    messages: renderMessages,
+  };
+
+  function render(snapshot) {
+    for (const [name, draw] of Object.entries(SECTIONS)) {
+      if (snapshot[name]) draw(snapshot[name]);
+    }
+  }
+
+  // --- Polling --------------------------------------------------------------------
+
+  const poll = { timer: null, running: false, again: false, failures: 0 };
+  const PAUSED = "Paused while the tab is hidden";
+
+  function setUpdated(text, failing = false) {
+    const node = $("updated");
+    node.textContent = text;
+    node.classList.toggle("error", failing);
+  }
+
+  async function refresh() {
+    clearTimeout(poll.timer);
+    poll.timer = null;
+    if (poll.running) {
+      poll.again = true; // once this one is done
+      return;
+    }
+    poll.running = true;
+    const { ok, data } = await request("GET", urls.state);
+    poll.running = false;
+    if (ok && data) {
+      poll.failures = 0;
+      render(data);
+      setUpdated(`Updated ${when(data.generated_at)}`);
+      root.dataset.ready = "true";
+    } else {
+      poll.failures += 1;
+      setUpdated(`Not updated: ${errorText(data)}`, true);
+    }
+    if (poll.again) {
+      poll.again = false;
+      refresh();
+    } else if (document.hidden) {
+      setUpdated(PAUSED);
+    } else {
+      const delay = ok ? POLL_MS : Math.min(POLL_MS * 2 ** poll.failures, MAX_BACKOFF_MS);
+      poll.timer = setTimeout(refresh, delay);
+    }
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      clearTimeout(poll.timer);
+      poll.timer = null;
+      setUpdated(PAUSED);
+    } else {
+      refresh();
+    }
+  });
+
+  // --- Actions --------------------------------------------------------------------
+
+  const FIELDS = { type: "event-type", source: "event-source", userID: "event-user", metadata: "event-metadata" };
+
+  function clearFormErrors() {
+    for (const input of Object.values(FIELDS)) {
+      $(input).removeAttribute("aria-invalid");
+      $(`${input}-error`).hidden = true;
+    }
+    $("event-form-error").hidden = true;
+    $("event-form-done").hidden = true;
+  }
+
+  /* Errors by field; a nested one (metadata.messages[0].content) goes under its
+   * field, named in full. */
+  function showFormErrors(detail) {
+    const general = [];
+    const byInput = new Map();
+    for (const [key, messages] of Object.entries(detail)) {
+      const text = [].concat(messages).join(" ");
+      const field = key.split(/[.[]/)[0];
+      const input = FIELDS[field];
+      if (!input) {
+        general.push(key === "non_field_errors" ? text : `${key}: ${text}`);
+        continue;
+      }
+      byInput.set(input, [...(byInput.get(input) || []), key === field ? text : `${key}: ${text}`]);
+    }
+    let first = null;
+    for (const [input, texts] of byInput) {
+      $(input).setAttribute("aria-invalid", "true");
+      const error = $(`${input}-error`);
+      error.textContent = texts.join(" ");
+      error.hidden = false;
+      first = first || $(input);
+    }
+    if (general.length) {
+      $("event-form-error").textContent = general.join(" ");
+      $("event-form-error").hidden = false;
+    }
+    if (first) first.focus();
+  }
+
+  async function submitEvent(event) {
+    event.preventDefault();
+    clearFormErrors();
+    const button = $("event-submit");
+    button.disabled = true;
+    const { ok, status: code, data } = await request("POST", urls.event, {
+      type: $("event-type").value,
+      source: $("event-source").value,
+      userID: $("event-user").value,
+      metadata: $("event-metadata").value,
+    });
+    button.disabled = false;
+    if (ok) {
+      dashboard.lastSubmitted = data.id;
+      const done = $("event-form-done");
+      done.textContent = `Event ${data.id} ${data.status}.`;
+      done.hidden = false;
+      refresh();
+      return;
+    }
+    if (code === 400 && data && data.detail && typeof data.detail === "object") {
+      showFormErrors(data.detail);
+    } else {
+      $("event-form-error").textContent = errorText(data);
+      $("event-form-error").hidden = false;
+    }
+  }
+
+  async function retry(messageId, button) {
+    button.disabled = true;
+    const { ok, data } = await request("POST", urls.retry(messageId));
+    button.disabled = false;
+    if (ok) notify(`Message ${messageId} is ${data.status} again.`, "success");
+    else notify(errorText(data), "error");
+    refresh();
+  }
+
+  $("event-form").addEventListener("submit", submitEvent);
+  refresh();
+})();
