@@ -10,19 +10,27 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from django.db.models import Count, Q
-from django.db.models.functions import Left
+from django.db.models import Count, F, Q, Window
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Left, RowNumber
 from django.utils import timezone
 
+from agents.models import TaskLogLine, WorkerTask
 from assistant.models import ChatMessage
 from events.models import Event as EventRow
+from events.models import Schedule
 from events.registry import site as event_handlers
 
 #: Rows a list shows.
 RECENT_EVENTS = 25
 RECENT_MESSAGES = 20
-#: Finished events (handled, unhandled, failed) are counted over this window; queued
-#: and processing ones however old they are.
+RECENT_SCHEDULES = 25
+RECENT_FINISHED_SCHEDULES = 10
+RECENT_TASKS = 20
+#: The last log lines shown of each task.
+TASK_LOG_TAIL = 20
+#: Finished events (handled, unhandled, failed), schedules (done, cancelled) and tasks
+#: (succeeded, failed) are counted over this window; the others however old they are.
 FINISHED_WINDOW = timedelta(hours=24)
 #: Characters of a failed message's text shown beside its error.
 PREVIEW_LENGTH = 120
@@ -157,6 +165,114 @@ def messages_section(*, now: datetime, limit: int = RECENT_MESSAGES) -> dict[str
     }
 
 
+# --- Schedules ------------------------------------------------------------------------
+
+
+def _schedule_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "userID": row["user__username"],
+        "type": row["event_type"],
+        "kind": row["kind"],
+        "run_at": _iso(row["run_at"]),
+        "cron": row["cron"],
+        "timezone": row["timezone"],
+        "status": row["status"],
+        "next_run": _iso(row["next_run_at"]),
+        "last_run": _iso(row["last_run_at"]),
+        "run_count": row["run_count"],
+        "created_at": _iso(row["created_at"]),
+        "finished_at": _iso(row["finished_at"]),
+    }
+
+
+def schedules_section(
+    *, now: datetime, limit: int = RECENT_SCHEDULES, finished_limit: int = RECENT_FINISHED_SCHEDULES
+) -> dict[str, Any]:
+    """Everyone's schedules: how many are active in all and how many finished (done,
+    cancelled) within ``FINISHED_WINDOW``; the active ones that fire soonest, and the
+    latest finished ones. Three queries."""
+    status = Schedule.Status
+    counts = Schedule.objects.filter(
+        Q(status=status.ACTIVE) | Q(finished_at__gte=now - FINISHED_WINDOW)
+    ).aggregate(**{value: Count("pk", filter=Q(status=value)) for value in status.values})
+    rows = Schedule.objects.annotate(event_type=KeyTextTransform("type", "event"))
+    fields = (
+        "id", "user__username", "event_type", "kind", "run_at", "cron", "timezone", "status", "next_run_at",
+        "last_run_at", "run_count", "created_at", "finished_at",
+    )  # fmt: skip
+    active = (
+        rows.filter(status=status.ACTIVE)
+        .order_by(F("next_run_at").asc(nulls_last=True), "created_at")
+        .values(*fields)[:limit]
+    )
+    finished = (
+        rows.filter(status__in=[status.DONE, status.CANCELLED])
+        .order_by(F("finished_at").desc(nulls_last=True), "-created_at")
+        .values(*fields)[:finished_limit]
+    )
+    return {
+        "counts": counts,
+        "window_hours": FINISHED_WINDOW // timedelta(hours=1),
+        "active": [_schedule_item(row) for row in active],
+        "finished": [_schedule_item(row) for row in finished],
+    }
+
+
+# --- Worker tasks ---------------------------------------------------------------------
+
+
+def tasks_section(*, now: datetime, limit: int = RECENT_TASKS, tail: int = TASK_LOG_TAIL) -> dict[str, Any]:
+    """Worker tasks: how many are queued and running, and how many created within
+    ``FINISHED_WINDOW`` succeeded and failed; the latest ones, each with its last
+    ``tail`` log lines (oldest first). Three queries: the lines of all shown tasks
+    are read at once, ranked from the end within each task."""
+    status = WorkerTask.Status
+    unfinished = [status.QUEUED, status.RUNNING]
+    counts = WorkerTask.objects.filter(
+        Q(status__in=unfinished) | Q(created_at__gte=now - FINISHED_WINDOW)
+    ).aggregate(**{value: Count("pk", filter=Q(status=value)) for value in status.values})
+    tasks = list(
+        WorkerTask.objects.order_by("-created_at").values(
+            "id", "agent", "user__username", "status", "progress", "error", "created_at", "started_at",
+            "finished_at",
+        )[:limit]
+    )  # fmt: skip
+    lines: dict[Any, list[dict[str, Any]]] = {task["id"]: [] for task in tasks}
+    if tasks and tail > 0:
+        tails = (
+            TaskLogLine.objects.filter(task_id__in=list(lines))
+            .annotate(from_end=Window(RowNumber(), partition_by=[F("task_id")], order_by=F("seq").desc()))
+            .filter(from_end__lte=tail)
+            .order_by("task_id", "seq")
+            .values("task_id", "seq", "at", "level", "text")
+        )
+        for line in tails:
+            lines[line["task_id"]].append(
+                {"seq": line["seq"], "at": _iso(line["at"]), "level": line["level"], "text": line["text"]}
+            )
+    return {
+        "counts": counts,
+        "window_hours": FINISHED_WINDOW // timedelta(hours=1),
+        "recent": [
+            {
+                "id": str(task["id"]),
+                "agent": task["agent"],
+                "userID": task["user__username"],
+                "status": task["status"],
+                "progress": task["progress"],
+                "error": task["error"],
+                "created_at": _iso(task["created_at"]),
+                "started_at": _iso(task["started_at"]),
+                "finished_at": _iso(task["finished_at"]),
+                "duration_ms": _ms(task["started_at"], task["finished_at"]),
+                "lines": lines[task["id"]],
+            }
+            for task in tasks
+        ],
+    }
+
+
 # --- The snapshot ---------------------------------------------------------------------
 
 #: The page's sections, in order: each takes ``now=`` and returns JSON-able data, which
@@ -164,6 +280,8 @@ def messages_section(*, now: datetime, limit: int = RECENT_MESSAGES) -> dict[str
 SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "events": events_section,
     "messages": messages_section,
+    "schedules": schedules_section,
+    "tasks": tasks_section,
 }
 
 

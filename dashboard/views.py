@@ -7,6 +7,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import transaction
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
@@ -21,9 +22,12 @@ from rest_framework.views import APIView
 from assistant import services as assistant_services
 from assistant.models import ChatMessage
 from assistant.views import CHAT_PAGE_CSP
+from config.errors import Conflict
+from events import selectors as event_selectors
 from events import services as event_services
 from events.api import PayloadTooLarge
-from events.serializers import EventAcceptedSerializer
+from events.models import Schedule
+from events.serializers import EventAcceptedSerializer, ScheduleSerializer
 
 from . import selectors
 from .serializers import EventFormSerializer
@@ -92,3 +96,21 @@ class MessageRetryView(StaffAPIView):
         message = get_object_or_404(ChatMessage.objects.select_related("session"), pk=message_id)
         message = assistant_services.message_retry(message=message)
         return Response({"id": str(message.pk), "status": message.status})
+
+
+@extend_schema(exclude=True)
+class ScheduleCancelView(StaffAPIView):
+    """Cancel an active schedule (anyone's); a done or cancelled one is a 409 and
+    stays as it is. Answers the schedule as ``GET /api/schedule/{id}`` does."""
+
+    def post(self, request, schedule_id):
+        with transaction.atomic():
+            # Locked, so that a firing waits and then finds it cancelled.
+            schedule = get_object_or_404(
+                event_selectors.schedules_visible_to(user=request.user).select_for_update(of=("self",)),
+                pk=schedule_id,
+            )
+            if schedule.status != Schedule.Status.ACTIVE:
+                raise Conflict(f"Only an active schedule can be cancelled; this one is {schedule.status}.")
+            event_services.schedule_cancel(schedule=schedule)
+        return Response(ScheduleSerializer(schedule).data)

@@ -1,7 +1,8 @@
 /* The staff dashboard: polls /dashboard/state every two seconds while the tab is
  * visible and renders each section of the snapshot in place (rows are kept and
- * updated by id, so focus and scroll survive); submits events and retries failed
- * messages through the dashboard's JSON endpoints. */
+ * updated by id, so focus and scroll survive; a task's log gets its new lines
+ * appended); submits events, retries failed messages and cancels schedules through
+ * the dashboard's JSON endpoints. */
 (() => {
   "use strict";
 
@@ -26,6 +27,7 @@
     state: root.dataset.stateUrl,
     event: root.dataset.eventUrl,
     retry: (id) => root.dataset.retryUrl.replace(ZERO_ID, encodeURIComponent(id)),
+    cancel: (id) => root.dataset.cancelUrl.replace(ZERO_ID, encodeURIComponent(id)),
     login: root.dataset.loginUrl,
   };
 
@@ -88,11 +90,12 @@
 
   // --- Rendering in place ---------------------------------------------------------
 
-  /* A cell is a string or number, or {text, className, title}, or {build: () => Node}
-   * (built once; later snapshots leave it alone). */
+  /* A cell is a string or number, or {text, className, title}, or {build: () => Node,
+   * update?: (node) => void} (built once; later snapshots only call ``update`` on it). */
   function setCell(td, spec) {
     if (spec && typeof spec === "object" && spec.build) {
       if (!td.firstChild) td.append(spec.build());
+      if (spec.update) spec.update(td.firstChild);
       return;
     }
     const cell = spec && typeof spec === "object" ? spec : { text: spec };
@@ -116,10 +119,11 @@
         row = el("tr", { dataset: { id: item.id } });
         specs.forEach(() => row.append(el("td")));
       }
+      // In place before its cells are set, so that they can measure and scroll.
+      if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] || null);
       specs.forEach((spec, i) => setCell(row.cells[i], spec));
       const className = rowClass(item);
       if (row.className !== className) row.className = className;
-      if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] || null);
     });
     for (const row of existing.values()) row.remove();
   }
@@ -218,10 +222,138 @@
     $("failed-empty").hidden = section.failed.length > 0;
   }
 
+  function scheduleWhen(s) {
+    return s.kind === "once"
+      ? { text: `once, ${when(s.run_at)}`, className: "schedule-when", title: s.run_at }
+      : { text: `${s.cron} (${s.timezone})`, className: "schedule-when", title: "cron" };
+  }
+
+  function cancelButton(schedule) {
+    return () => el("button", {
+      type: "button",
+      className: "secondary small cancel",
+      textContent: "Cancel",
+      "aria-label": `Cancel the ${schedule.type} schedule of ${schedule.userID}`,
+      onclick: (event) => cancelSchedule(schedule, event.currentTarget),
+    });
+  }
+
+  function renderSchedules(section) {
+    const span = `${section.window_hours} h`;
+    renderCounts($("schedule-counts"), [
+      ["active", "Active"],
+      ["done", `Done (${span})`],
+      ["cancelled", `Cancelled (${span})`],
+    ], section.counts);
+    syncRows($("schedules-table").tBodies[0], section.active, (s) => [
+      { text: when(s.next_run), className: "time next-run", title: s.next_run },
+      { text: s.type, className: "type" },
+      s.userID,
+      scheduleWhen(s),
+      { text: when(s.last_run), className: "time", title: s.last_run },
+      { text: s.run_count, className: "runs" },
+      { build: cancelButton(s) },
+    ]);
+    $("schedules-empty").hidden = section.active.length > 0;
+    syncRows($("finished-schedules-table").tBodies[0], section.finished, (s) => [
+      { text: when(s.finished_at), className: "time", title: s.finished_at },
+      { text: s.type, className: "type" },
+      s.userID,
+      scheduleWhen(s),
+      statusCell(s.status),
+      { text: when(s.last_run), className: "time", title: s.last_run },
+      { text: s.run_count, className: "runs" },
+    ]);
+    $("finished-schedules-empty").hidden = section.finished.length > 0;
+  }
+
+  function progressCell(task) {
+    return {
+      build: () => el("div", { className: "progress" },
+        el("progress", { max: 100, "aria-label": `Progress of the ${task.agent} task` }),
+        el("span", { className: "progress-value" })),
+      update: (node) => {
+        const bar = node.querySelector("progress");
+        if (bar.value !== task.progress) bar.value = task.progress;
+        const text = `${task.progress}%`;
+        const label = node.querySelector(".progress-value");
+        if (label.textContent !== text) label.textContent = text;
+      },
+    };
+  }
+
+  function logLine(line) {
+    return el("li", { className: `log-line level-${line.level}`, title: line.at, dataset: { seq: line.seq } },
+      el("span", { className: "log-level" }, line.level), " ", line.text);
+  }
+
+  /* New lines are appended to what is shown; a log scrolled to its end (or too short to
+   * scroll) follows them, one the user scrolled up stays where it is. */
+  function updateLog(node, task) {
+    const error = node.querySelector(".task-error");
+    if (error.textContent !== task.error) error.textContent = task.error;
+    error.hidden = !task.error;
+    const list = node.querySelector(".log");
+    const last = Number(list.dataset.lastSeq || 0);
+    const fresh = task.lines.filter((line) => line.seq > last);
+    if (fresh.length) {
+      const following = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
+      let expected = last + 1;
+      for (const line of fresh) {
+        if (line.seq > expected) {
+          const skipped = line.seq - expected;
+          list.append(el("li", { className: "log-gap" }, `… ${skipped} line${skipped === 1 ? "" : "s"} not shown`));
+        }
+        list.append(logLine(line));
+        expected = line.seq + 1;
+      }
+      list.dataset.lastSeq = String(expected - 1);
+      list.hidden = false;
+      if (following) list.scrollTop = list.scrollHeight;
+    }
+    list.hidden = list.children.length === 0;
+  }
+
+  function logCell(task) {
+    return {
+      build: () => el("div", { className: "task-log" },
+        el("p", { className: "task-error error-text", hidden: true }),
+        el("ol", { className: "log", tabIndex: 0, hidden: true, "aria-label": `Log of the ${task.agent} task ${task.id}` })),
+      update: (node) => updateLog(node, task),
+    };
+  }
+
+  function renderTasks(section) {
+    const span = `${section.window_hours} h`;
+    renderCounts($("task-counts"), [
+      ["queued", "Queued"],
+      ["running", "Running"],
+      ["succeeded", `Succeeded (${span})`],
+      ["failed", `Failed (${span})`],
+    ], section.counts);
+    syncRows(
+      $("tasks-table").tBodies[0],
+      section.recent,
+      (t) => [
+        { text: when(t.created_at), className: "time", title: t.created_at },
+        { text: t.agent, className: "agent" },
+        t.userID,
+        statusCell(t.status),
+        progressCell(t),
+        { text: when(t.finished_at), className: "time", title: t.duration_ms === null ? "" : `took ${duration(t.duration_ms)}` },
+        logCell(t),
+      ],
+      (t) => (t.id === dashboard.lastSubmitted ? "fresh" : ""),
+    );
+    $("tasks-empty").hidden = section.recent.length > 0;
+  }
+
   /* One renderer per section of the snapshot, by the section's name. */
   const SECTIONS = {
     events: renderEvents,
     messages: renderMessages,
+    tasks: renderTasks,
+    schedules: renderSchedules,
   };
 
   function render(snapshot) {
@@ -357,6 +489,17 @@
     const { ok, data } = await request("POST", urls.retry(messageId));
     button.disabled = false;
     if (ok) notify(`Message ${messageId} is ${data.status} again.`, "success");
+    else notify(errorText(data), "error");
+    refresh();
+  }
+
+  async function cancelSchedule(schedule, button) {
+    const what = schedule.kind === "once" ? `at ${when(schedule.run_at)}` : `on ${schedule.cron} (${schedule.timezone})`;
+    if (!window.confirm(`Cancel the ${schedule.type} schedule of ${schedule.userID} ${what}? It will not run again.`)) return;
+    button.disabled = true;
+    const { ok, data } = await request("POST", urls.cancel(schedule.id));
+    button.disabled = false;
+    if (ok) notify(`Schedule ${data.id} is ${data.status}.`, "success");
     else notify(errorText(data), "error");
     refresh();
   }

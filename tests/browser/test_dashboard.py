@@ -3,13 +3,20 @@ and with the services its Celery worker), on the demo model."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from playwright.sync_api import expect
 
+from agents import services as agent_services
+from agents.models import WorkerTask
 from assistant.models import ChatMessage
+from events import services as event_services
 from events.models import Event as EventRow
+from events.types import Event
 from tests import factories as f
 from tests.conftest import PASSWORD
 
@@ -102,6 +109,118 @@ def test_retry_a_failed_message_and_see_it_answered(page, console, served, staff
     question.refresh_from_db()
     assert question.status == "success" and ChatMessage.objects.filter(reply_to=question).exists()
     assert page.outside_requests == [] and page.errors == [] and console == []
+
+
+def test_cancel_a_schedule_and_see_it_cancelled(page, console, served, staff, user):
+    event = Event(type="user.message", source="tests", userID="alice", metadata={"text": "Stand-up"})
+    schedule = event_services.schedule_create(user=user, event=event, cron="0 0 1 1 *", tz="Europe/Berlin")
+    open_dashboard(page, served.url)
+    page.evaluate("window.sameDocument = true")
+
+    active = page.locator(f'#schedules-table tr[data-id="{schedule.pk}"]')
+    expect(active).to_contain_text("0 0 1 1 * (Europe/Berlin)")
+    expect(active).to_contain_text("user.message")
+    expect(active).to_contain_text("alice")
+    expect(active.locator("td.next-run")).to_have_attribute("title", schedule.next_run_at.isoformat())
+    expect(active.locator("td.next-run")).not_to_be_empty()
+    expect(page.locator('#schedule-counts [data-count="active"] .count-value')).to_have_text("1")
+    expect(page.locator("#finished-schedules-empty")).to_be_visible()
+
+    button = active.get_by_role("button", name=re.compile("^Cancel"))
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changed their mind
+    button.click()
+    page.wait_for_timeout(300)
+    schedule.refresh_from_db()
+    assert schedule.status == "active"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    expect(page.locator("#notice")).to_contain_text("cancelled")
+    finished = page.locator(f'#finished-schedules-table tr[data-id="{schedule.pk}"]')
+    expect(finished.locator("td.status")).to_have_text("cancelled")
+    expect(active).to_have_count(0)
+    expect(page.locator("#schedules-empty")).to_be_visible()
+    expect(page.locator('#schedule-counts [data-count="active"] .count-value')).to_have_text("0")
+    expect(page.locator('#schedule-counts [data-count="cancelled"] .count-value')).to_have_text("1")
+    assert page.evaluate("window.sameDocument") is True
+    schedule.refresh_from_db()
+    assert schedule.status == "cancelled" and schedule.periodic_task_id is None
+    assert not PeriodicTask.objects.filter(name=f"event schedule {schedule.pk}").exists()
+    assert page.outside_requests == [] and page.errors == [] and console == []
+
+
+def test_run_a_worker_task_and_see_its_log(page, console, served, staff):
+    open_dashboard(page, served.url)
+    page.evaluate("window.sameDocument = true")
+    expect(page.locator("#tasks-empty")).to_be_visible()
+
+    page.fill("#event-type", "worker.task")
+    page.fill("#event-metadata", json.dumps({"agent": "usage_report", "input": {"days": 7}}))
+    page.click("#event-submit")
+    expect(page.locator("#event-form-done")).to_contain_text("queued")
+    task = WorkerTask.objects.get()
+    assert (task.agent, task.user, task.input) == ("usage_report", staff, {"days": 7})
+
+    shown = page.locator(f'#tasks-table tr[data-id="{task.pk}"]')
+    expect(shown.locator("td.status")).to_have_text("succeeded", timeout=HANDLED_TIMEOUT)
+    expect(shown.locator("td.agent")).to_have_text("usage_report")
+    expect(shown).to_contain_text("100%")
+    expect(shown).to_have_class("fresh")
+    log = shown.locator("ol.log li.log-line")
+    expect(log.first).to_contain_text("Reading your usage")
+    task.refresh_from_db()
+    assert task.status == "succeeded"
+    lines = list(task.log_lines.order_by("seq").values_list("seq", flat=True))
+    expect(log).to_have_count(min(len(lines), 20))  # the lines shown once, in order
+    assert log.evaluate_all("items => items.map(item => Number(item.dataset.seq))") == lines[-20:]
+    expect(page.locator('#task-counts [data-count="succeeded"] .count-value')).to_have_text("1")
+    expect(page.locator("#tasks-empty")).to_be_hidden()
+    page.wait_for_timeout(2500)  # another snapshot: nothing is added twice
+    expect(log).to_have_count(min(len(lines), 20))
+    assert page.evaluate("window.sameDocument") is True
+    assert page.outside_requests == [] and page.errors == [] and console == []
+
+
+def test_a_scrolled_log_keeps_its_place_as_lines_come(page, served, staff):
+    """A log the user scrolled up stays put while new lines are appended; one at its
+    end follows them."""
+    # Stored, not routed: the test writes the task's lines itself.
+    row = EventRow.objects.create(
+        type="worker.task", source="tests", user=staff, timestamp=timezone.now(), status="handled",
+        metadata={"agent": "usage_report", "input": {"days": 7}},
+    )  # fmt: skip
+    task = WorkerTask.objects.get(pk=row.pk)
+    WorkerTask.objects.filter(pk=task.pk).update(status="running", started_at=timezone.now())
+    seq = 0
+
+    def add_lines(n: int) -> None:
+        nonlocal seq
+        for _ in range(n):
+            seq += 1
+            agent_services.task_log(task=task, text=f"step {seq}", seq=seq)
+
+    add_lines(30)
+    open_dashboard(page, served.url)
+    log = page.locator(f'#tasks-table tr[data-id="{task.pk}"] ol.log')
+    expect(log.locator("li.log-line").first).to_have_text("info step 11")  # the last 20
+    expect(log.locator("li.log-gap")).to_have_text("… 10 lines not shown")
+    expect(log.locator("li.log-line")).to_have_count(20)
+    assert log.evaluate("list => list.scrollHeight > list.clientHeight"), "the log does not scroll"
+    at_end = "list => list.scrollHeight - list.scrollTop - list.clientHeight < 8"
+    assert log.evaluate(at_end)  # it starts at its end
+
+    log.evaluate("list => { list.scrollTop = 40; }")  # the user scrolls up
+    add_lines(3)
+    expect(log.locator("li.log-line")).to_have_count(23)
+    expect(log.locator("li.log-line").last).to_have_text("info step 33")
+    assert log.evaluate("list => list.scrollTop") == 40
+
+    log.evaluate("list => { list.scrollTop = list.scrollHeight; }")  # back to the end
+    add_lines(25)  # more than a snapshot shows: a gap
+    expect(log.locator("li.log-line").last).to_have_text("info step 58")
+    expect(log.locator("li.log-gap").last).to_have_text("… 5 lines not shown")
+    assert log.evaluate(at_end)
+    assert page.errors == []
 
 
 def test_polling_pauses_while_the_tab_is_hidden(page, served, staff):

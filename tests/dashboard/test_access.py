@@ -22,6 +22,7 @@ def test_the_urls():
     assert reverse("dashboard:state") == STATE
     assert reverse("dashboard:event-submit") == "/dashboard/events"
     assert reverse("dashboard:message-retry", args=[ZERO]) == f"/dashboard/messages/{ZERO}/retry"
+    assert reverse("dashboard:schedule-cancel", args=[ZERO]) == f"/dashboard/schedules/{ZERO}/cancel"
 
 
 def test_anonymous_visitors_are_sent_to_log_in_and_come_back(client, staff):
@@ -64,7 +65,7 @@ def test_staff_get_the_state(staff_client):
     response = staff_client.get(STATE)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert {"generated_at", "events", "messages"} <= set(response.json())
+    assert {"generated_at", "events", "messages", "schedules", "tasks"} <= set(response.json())
 
 
 def test_the_header_links_to_the_dashboard_for_staff_only(staff_client, make_user):

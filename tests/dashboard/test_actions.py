@@ -1,9 +1,18 @@
-"""The dashboard's actions: submitting an event from the form, retrying a failed message."""
+"""The dashboard's actions: submitting an event from the form, retrying a failed
+message, cancelling a schedule."""
+
+from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
 from assistant.models import ChatMessage
+from events import services as event_services
 from events.models import Event as EventRow
+from events.models import Schedule
+from events.types import Event
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +202,86 @@ def test_retry_over_the_usage_limit_is_a_429_and_unchanged(staff_client, questio
     assert response.status_code == 429
     question.refresh_from_db()
     assert question.status == "error" and enqueued == []
+
+
+# --- Cancelling a schedule ------------------------------------------------------------
+
+
+def cancel_url(schedule) -> str:
+    return f"/dashboard/schedules/{schedule.pk}/cancel"
+
+
+def a_schedule(owner, **when) -> Schedule:
+    event = Event(type="user.message", source="tests", userID=owner.get_username(), metadata=DONE)
+    return event_services.schedule_create(user=owner, event=event, **(when or {"cron": "0 9 * * mon-fri"}))
+
+
+@pytest.mark.parametrize("kind", ["cron", "once"])
+def test_an_active_schedule_of_any_user_is_cancelled_and_its_periodic_task_goes(staff_client, user, kind):
+    when = {"cron": "0 9 * * mon-fri"} if kind == "cron" else {"run_at": timezone.now() + timedelta(hours=1)}
+    schedule = a_schedule(user, **when)
+    task_id = schedule.periodic_task_id
+    response = staff_client.post(cancel_url(schedule))
+    assert response.status_code == 200, response.content
+    schedule.refresh_from_db()
+    data = response.json()
+    assert (data["id"], data["status"], data["userID"]) == (str(schedule.pk), "cancelled", "alice")
+    assert data["next_run"] is None and data["finished_at"] == schedule.finished_at.isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert data["event"] == schedule.event and data["kind"] == kind
+    assert (schedule.status, schedule.next_run_at, schedule.periodic_task_id) == ("cancelled", None, None)
+    assert not PeriodicTask.objects.filter(pk=task_id).exists()
+    assert not ClockedSchedule.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["done", "cancelled"])
+def test_a_schedule_that_is_not_active_is_a_409_and_unchanged(staff_client, user, status):
+    schedule = a_schedule(user)
+    finished = timezone.now() - timedelta(hours=1)
+    Schedule.objects.filter(pk=schedule.pk).update(status=status, next_run_at=None, finished_at=finished)
+    response = staff_client.post(cancel_url(schedule))
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": "conflict",
+        "detail": f"Only an active schedule can be cancelled; this one is {status}.",
+    }
+    schedule.refresh_from_db()
+    assert (schedule.status, schedule.finished_at) == (status, finished)
+    assert PeriodicTask.objects.filter(pk=schedule.periodic_task_id).exists()
+
+
+def test_an_unknown_schedule_is_a_404(staff_client):
+    response = staff_client.post("/dashboard/schedules/00000000-0000-0000-0000-000000000000/cancel")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_a_malformed_schedule_id_is_a_404(staff_client):
+    assert staff_client.post("/dashboard/schedules/not-a-uuid/cancel").status_code == 404
+
+
+def test_users_who_are_not_staff_cannot_cancel(member_client, user):
+    schedule = a_schedule(user)  # their own schedule, even
+    response = member_client.post(cancel_url(schedule))
+    assert response.status_code == 403
+    assert response.json()["error"] == "permission_denied"
+    schedule.refresh_from_db()
+    assert schedule.status == "active" and PeriodicTask.objects.filter(pk=schedule.periodic_task_id).exists()
+
+
+def test_anonymous_visitors_cannot_cancel(user):
+    schedule = a_schedule(user)
+    response = Client().post(cancel_url(schedule))
+    assert response.status_code == 403
+    assert response.json()["error"] == "not_authenticated"
+    schedule.refresh_from_db()
+    assert schedule.status == "active"
+
+
+def test_cancel_is_a_post(staff_client, user):
+    schedule = a_schedule(user)
+    assert staff_client.get(cancel_url(schedule)).status_code == 405
+    assert staff_client.delete(cancel_url(schedule)).status_code == 405
+    schedule.refresh_from_db()
+    assert schedule.status == "active"
