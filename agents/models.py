@@ -42,6 +42,8 @@ class WorkerTask(models.Model):
         indexes = [
             models.Index(fields=["-created_at"], name="task_recent"),
             models.Index(fields=["user", "-created_at"], name="task_user_recent"),
+            # The dashboard counts queued and running tasks every few seconds.
+            models.Index(fields=["status", "created_at"], name="task_status_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=TaskStatus.values), name="task_status_valid"),
