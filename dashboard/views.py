@@ -22,10 +22,9 @@ from rest_framework.views import APIView
 from assistant import services as assistant_services
 from assistant.models import ChatMessage
 from assistant.views import CHAT_PAGE_CSP
-from config.errors import Conflict
+from config.errors import Conflict, PayloadTooLarge
 from events import selectors as event_selectors
 from events import services as event_services
-from events.api import PayloadTooLarge
 from events.models import Schedule
 from events.serializers import EventAcceptedSerializer, ScheduleSerializer
 

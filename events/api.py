@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assistant.api import PaginationSerializer
+from config.errors import PayloadTooLarge
 
 from . import selectors, services
 from .conf import events_setting
@@ -26,12 +27,6 @@ from .serializers import (
     ScheduleSerializer,
 )
 from .types import EventValidationError, event_from_dict, parse_timestamp
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
 
 
 def _check_size(request) -> None:

@@ -41,3 +41,14 @@ def test_an_unexpected_error_is_a_json_500_without_details(api_client, monkeypat
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
     assert "secret" not in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/api/sessions/", "/api/register", "/api/projects/"])
+def test_a_body_over_the_upload_cap_is_a_json_413_and_changes_nothing(auth_client, settings, path):
+    from assistant.models import ChatSession, Project
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = auth_client.post(path, {"content": "x" * 2000, "name": "p"}, format="json")
+    assert response.status_code == 413, response.content
+    assert response.json()["error"] == "payload_too_large"
+    assert not ChatSession.objects.exists() and not Project.objects.exists()
