@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from django.db.models import Max
 from django.utils import timezone
 
 from events.models import Event as EventRow
+from events.services import event_heartbeat
 
 from .conf import agents_setting
 from .models import TaskLogLine, WorkerTask
@@ -77,10 +79,20 @@ class TaskRun:
     ``validate``), ``user`` (the task's owner), ``id``, and ``log``/``progress``, which
     write at once so that readers see each line as it comes."""
 
+    #: Seconds between the heartbeats a running agent's log and progress send.
+    HEARTBEAT_EVERY = 30.0
+
     def __init__(self, *, task: WorkerTask, last_seq: int = 0) -> None:
         self.record = task
         self._seq = last_seq
         self._dropped = False
+        self._last_beat = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        """Keep the task's event from being taken for stuck while the agent reports."""
+        if time.monotonic() - self._last_beat >= self.HEARTBEAT_EVERY:
+            self._last_beat = time.monotonic()
+            event_heartbeat(event_id=self.record.event_id)
 
     @property
     def id(self):
@@ -109,12 +121,15 @@ class TaskRun:
             text, level = f"The log is full ({limit} lines): later lines are dropped.", "warning"
         self._seq += 1
         task_log(task=self.record, text=text, level=level, seq=self._seq)
+        self._heartbeat()
 
     def progress(self, value: float, text: Any = None) -> None:
         """Set the progress, in percent (0 to 100); ``text`` also goes to the log."""
         task_progress(task=self.record, value=value)
         if text is not None:
             self.log(text)
+        else:
+            self._heartbeat()
 
 
 def task_start(*, task: WorkerTask, input: dict[str, Any]) -> TaskRun:  # noqa: A002

@@ -13,7 +13,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -23,6 +22,7 @@ from assistant import services as assistant_services
 from assistant.models import ChatMessage
 from assistant.views import CHAT_PAGE_CSP
 from config.errors import Conflict, PayloadTooLarge
+from config.parsers import JSONParser
 from events import selectors as event_selectors
 from events import services as event_services
 from events.models import Schedule

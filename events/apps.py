@@ -7,6 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)
         from .registry import autodiscover
 
         autodiscover()

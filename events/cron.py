@@ -7,8 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from celery.schedules import crontab
+from celery.schedules import ParseException, crontab
 
+#: The longest a field may be (django-celery-beat's CrontabSchedule keeps them in
+#: columns of 64 characters and more).
+FIELD_MAX_LENGTH = 64
 #: The five fields of a cron expression, in order.
 FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
@@ -41,10 +44,14 @@ def parse_cron(expression: str) -> dict[str, str]:
         )
     fields = dict(zip(FIELDS, parts, strict=True))
     for name, label in zip(FIELDS, FIELD_NAMES, strict=True):
+        if len(fields[name]) > FIELD_MAX_LENGTH:
+            raise CronError(f"the {label} field must be at most {FIELD_MAX_LENGTH} characters.")
         try:
             crontab(**{name: fields[name]})
-        except (ValueError, IndexError, KeyError) as exc:
-            raise CronError(f"the {label} field {fields[name]!r} is invalid: {exc}") from None
+        except (ValueError, IndexError, KeyError, ParseException) as exc:
+            raise CronError(
+                f"the {label} field {fields[name]!r} is invalid: {exc or 'it cannot be read'}"
+            ) from None
     try:
         crontab(**fields)
     except ValueError as exc:  # e.g. the 31st of February

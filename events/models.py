@@ -100,7 +100,7 @@ class Schedule(models.Model):
     event = models.JSONField(help_text="The event to publish: type, source, userID, metadata.")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     run_at = models.DateTimeField(null=True, blank=True, help_text="When a one-off schedule fires.")
-    cron = models.CharField(max_length=200, blank=True)
+    cron = models.CharField(max_length=400, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", help_text="The IANA timezone of the cron.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     next_run_at = models.DateTimeField(null=True, blank=True)

@@ -110,6 +110,12 @@ def event_claim(*, event_id) -> EventRow | None:
     return EventRow.objects.select_related("user").get(pk=event_id)
 
 
+def event_heartbeat(*, event_id) -> None:
+    """Say the event's handler is still at work (a long one, such as an agent), so that
+    it is not taken for stuck after ``STUCK_AFTER`` seconds and routed a second time."""
+    EventRow.objects.filter(pk=event_id, status=Status.PROCESSING).update(started_at=timezone.now())
+
+
 def _finish(row: EventRow, status: str, *, handler: str = "", error: str = "") -> None:
     EventRow.objects.filter(pk=row.pk, status=Status.PROCESSING).update(
         status=status, handler=handler, last_error=error, finished_at=timezone.now()
@@ -167,17 +173,20 @@ def event_sweep(*, now=None) -> list:
     forgotten = now - timedelta(seconds=events_setting("QUEUED_AFTER"))
     stale = now - timedelta(seconds=events_setting("STUCK_AFTER"))
     rows = list(
-        EventRow.objects.filter(
+        EventRow.objects.order_by("received_at")
+        .filter(
             Q(status=Status.QUEUED, started_at__isnull=True, received_at__lt=forgotten)
             | Q(status=Status.QUEUED, started_at__lt=forgotten)
             | Q(status=Status.PROCESSING, started_at__lt=stale)
-        ).values_list("pk", "type")[:500]
+        )
+        .values_list("pk", "type", "attempts")[:500]
     )
-    for event_id, event_type in rows:
-        event_enqueue(event_id=event_id, type=event_type)
+    for event_id, event_type, attempts in rows:
+        # Every run so far counts against the retries (a stuck run included).
+        event_enqueue(event_id=event_id, type=event_type, retries_done=attempts)
     if rows:
         logger.warning("Handed %d waiting events to a worker again", len(rows))
-    return [event_id for event_id, _ in rows]
+    return [event_id for event_id, _, _ in rows]
 
 
 # Schedules ----------------------------------------------------------------------
@@ -267,31 +276,53 @@ def schedule_fire(*, schedule_id, now=None) -> EventRow | None:
         ).update(last_run_at=now, run_count=F("run_count") + 1, **change)
         if not claimed:
             return None
-        owner = schedule.user
-        try:
-            with transaction.atomic():
-                event = event_from_dict({**schedule.event, "userID": owner.get_username(), "timestamp": slot})
-                row = event_publish(event=event, user=owner, schedule=schedule)
-        except EventValidationError as exc:
-            # Refused now (say its handler no longer accepts it): the slot is spent.
-            logger.warning(
-                "Schedule %s: its event for %s was refused: %s", schedule.pk, slot.isoformat(), exc
-            )
-            return None
+        row = _publish_scheduled(schedule, slot)
         if schedule.kind == Schedule.Kind.ONCE and schedule.periodic_task_id:
             PeriodicTask.objects.filter(pk=schedule.periodic_task_id).update(enabled=False)
             PeriodicTasks.update_changed()
-    logger.info("Schedule %s fired for %s: event %s", schedule.pk, slot.isoformat(), row.pk)
+    if row is not None:
+        logger.info("Schedule %s fired for %s: event %s", schedule.pk, slot.isoformat(), row.pk)
     return row
 
 
+def _publish_scheduled(schedule: Schedule, slot) -> EventRow | None:
+    """Publish the schedule's event for ``slot``, whose claim is already made. An event
+    that can't be published now (its owner deactivated, its handler refusing it, a
+    failure) is logged and the slot is spent, so one bad schedule can't hold up others."""
+    owner = schedule.user
+    if not owner.is_active:
+        logger.warning("Schedule %s: its owner is inactive; nothing published for %s", schedule.pk, slot)
+        return None
+    try:
+        with transaction.atomic():
+            event = event_from_dict({**schedule.event, "userID": owner.get_username(), "timestamp": slot})
+            return event_publish(event=event, user=owner, schedule=schedule)
+    except EventValidationError as exc:
+        logger.warning("Schedule %s: its event for %s was refused: %s", schedule.pk, slot.isoformat(), exc)
+    except Exception:
+        logger.exception(
+            "Schedule %s: its event for %s could not be published", schedule.pk, slot.isoformat()
+        )
+    return None
+
+
 def schedule_fire_due(*, now=None) -> int:
-    """Fire every schedule that is due (the embedded default's stand-in for beat)."""
+    """Fire every schedule that is due, oldest slot first: on the embedded default in
+    place of beat, and with beat as its safety net (a slot whose firing was lost, say
+    to a database outage, still fires). Returns how many published an event."""
     now = now or timezone.now()
-    due = Schedule.objects.filter(status=Schedule.Status.ACTIVE, next_run_at__lte=now).values_list(
-        "pk", flat=True
+    due = (
+        Schedule.objects.filter(status=Schedule.Status.ACTIVE, next_run_at__lte=now)
+        .order_by("next_run_at")
+        .values_list("pk", flat=True)
     )
-    return sum(schedule_fire(schedule_id=pk, now=now) is not None for pk in list(due[:100]))
+    fired = 0
+    for pk in list(due[:500]):
+        try:
+            fired += schedule_fire(schedule_id=pk, now=now) is not None
+        except Exception:
+            logger.exception("Firing schedule %s failed", pk)
+    return fired
 
 
 def schedule_cancel(*, schedule: Schedule) -> None:
@@ -300,11 +331,12 @@ def schedule_cancel(*, schedule: Schedule) -> None:
         Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.ACTIVE).update(
             status=Schedule.Status.CANCELLED, next_run_at=None, finished_at=timezone.now()
         )
-        _delete_periodic_task(schedule.periodic_task_id)
+        periodic_task_delete(task_id=schedule.periodic_task_id)
     schedule.refresh_from_db()
 
 
-def _delete_periodic_task(task_id) -> None:
+def periodic_task_delete(*, task_id) -> None:
+    """Delete a schedule's periodic task (and its clocked time), telling beat."""
     task = PeriodicTask.objects.filter(pk=task_id).select_related("clocked").first()
     if task is None:
         return

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services import event_route, event_sweep, schedule_fire
+from .services import event_route, event_sweep, schedule_fire, schedule_fire_due
 
 
 @shared_task(bind=True, name="events.tasks.route_event", acks_late=True, reject_on_worker_lost=True)
@@ -25,3 +25,9 @@ def fire_schedule(schedule_id: str) -> str | None:
 def sweep_events() -> int:
     """Periodic: hand forgotten and stuck events to a worker again."""
     return len(event_sweep())
+
+
+@shared_task(name="events.tasks.fire_due_schedules")
+def fire_due_schedules() -> int:
+    """Periodic safety net: fire any schedule whose slot has passed without firing."""
+    return schedule_fire_due()

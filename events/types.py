@@ -70,14 +70,26 @@ def _text(name: str, value: Any, max_length: int) -> str:
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+#: How deeply metadata may nest objects and lists.
+METADATA_MAX_DEPTH = 32
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    """No NUL characters and at most ``METADATA_MAX_DEPTH`` levels, walked without
+    recursion (so no depth of input can exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise EventValidationError("metadata", "must not contain NUL characters.")
+            continue
+        if isinstance(value, Mapping | list | tuple) and depth > METADATA_MAX_DEPTH:
+            raise EventValidationError("metadata", f"must nest at most {METADATA_MAX_DEPTH} levels deep.")
+        if isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
 
 
 @dataclass(kw_only=True)
@@ -107,12 +119,11 @@ class Event:
         if not isinstance(self.metadata, Mapping):
             raise EventValidationError("metadata", "must be an object.")
         self.metadata = dict(self.metadata)
+        _check_metadata(self.metadata)
         try:
             json.dumps(self.metadata, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise EventValidationError("metadata", f"must be JSON: {exc}.") from None
-        if _has_nul(self.metadata):
-            raise EventValidationError("metadata", "must not contain NUL characters.")
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: ``{"timestamp", "source", "type", "userID", "metadata"}``."""

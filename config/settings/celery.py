@@ -41,4 +41,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.sweep_events",
         "schedule": 60.0,
     },
+    # Schedules fire through their own periodic tasks; this catches a slot whose
+    # firing was lost (a worker that found nothing due, a database outage).
+    "events-fire-due-schedules": {
+        "task": "events.tasks.fire_due_schedules",
+        "schedule": 30.0,
+    },
 }

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('event', models.JSONField(help_text='The event to publish: type, source, userID, metadata.')),
                 ('kind', models.CharField(choices=[('once', 'Once'), ('cron', 'Cron')], max_length=8)),
                 ('run_at', models.DateTimeField(blank=True, help_text='When a one-off schedule fires.', null=True)),
-                ('cron', models.CharField(blank=True, max_length=200)),
+                ('cron', models.CharField(blank=True, max_length=400)),
                 ('timezone', models.CharField(default='UTC', help_text='The IANA timezone of the cron.', max_length=64)),
                 ('status', models.CharField(choices=[('active', 'Active'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='active', max_length=16)),
                 ('next_run_at', models.DateTimeField(blank=True, null=True)),

@@ -149,3 +149,20 @@ def test_deleting_the_event_deletes_the_task_and_its_lines(task):
 def test_the_database_refuses_bad_rows(task, change):
     with pytest.raises(IntegrityError), transaction.atomic():
         change(task)
+
+
+def test_a_running_agents_reports_keep_its_event_from_looking_stuck(task, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(minutes=9)
+    EventRow.objects.filter(pk=task.event_id).update(status="processing", started_at=long_ago)
+    run = services.task_start(task=task, input={"steps": []})
+    run.log("early")  # within HEARTBEAT_EVERY of the start: no write
+    assert EventRow.objects.get(pk=task.event_id).started_at == long_ago
+    monkeypatch.setattr(services.TaskRun, "HEARTBEAT_EVERY", 0.0)
+    run.log("later")
+    assert EventRow.objects.get(pk=task.event_id).started_at > long_ago
+    run.progress(50)
+    assert EventRow.objects.get(pk=task.event_id).status == "processing"

@@ -52,3 +52,11 @@ def test_a_body_over_the_upload_cap_is_a_json_413_and_changes_nothing(auth_clien
     assert response.status_code == 413, response.content
     assert response.json()["error"] == "payload_too_large"
     assert not ChatSession.objects.exists() and not Project.objects.exists()
+
+
+def test_json_nested_too_deeply_for_the_decoder_is_a_json_400(auth_client):
+    response = auth_client.post(
+        "/api/sessions/", "[" * 50_000 + "]" * 50_000, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "parse_error" and "nested too deeply" in response.json()["detail"]

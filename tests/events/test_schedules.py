@@ -68,6 +68,11 @@ def test_a_cron_runs_in_its_timezone():
         ("* * * 13 *", "month"),
         ("* * * * funday", "day of week"),
         ("0 0 31 2 *", "never occurs"),
+        ("1, * * * *", "minute"),
+        ("-1 * * * *", "minute"),
+        ("*/ * * * *", "minute"),
+        ("*/* * * * *", "minute"),
+        ("* * * * " + ",".join(["1"] * 40), "at most 64"),
         ("", "five fields"),
     ],
 )
@@ -341,3 +346,88 @@ def test_the_admin_lists_and_cancels_schedules(client, make_user, published):
     assert response.status_code == 302
     schedule.refresh_from_db()
     assert schedule.status == "cancelled"
+
+
+# Robustness -----------------------------------------------------------------------
+
+
+def test_a_schedule_that_fails_to_publish_spends_its_slot_and_others_still_fire(user, published, monkeypatch):
+    broken = services.schedule_create(
+        user=user, event=an_event(user), run_at=NOW + timedelta(seconds=1), now=NOW
+    )
+    fine = services.schedule_create(
+        user=user, event=an_event(user), run_at=NOW + timedelta(seconds=2), now=NOW
+    )
+    real_publish = services.event_publish
+
+    def publish(*, event, user, schedule=None):
+        if schedule.pk == broken.pk:
+            raise KeyError("a handler's validate broke")
+        return real_publish(event=event, user=user, schedule=schedule)
+
+    monkeypatch.setattr(services, "event_publish", publish)
+    assert services.schedule_fire_due(now=NOW + timedelta(minutes=1)) == 1
+    broken.refresh_from_db()
+    assert (broken.status, broken.run_count) == ("done", 1)  # spent, not retried every second
+    assert EventRow.objects.get().schedule_id == fine.pk
+    assert services.schedule_fire_due(now=NOW + timedelta(minutes=2)) == 0
+
+
+def test_fire_due_keeps_going_when_one_firing_raises(user, published, monkeypatch):
+    first = services.schedule_create(
+        user=user, event=an_event(user), run_at=NOW + timedelta(seconds=1), now=NOW
+    )
+    second = services.schedule_create(
+        user=user, event=an_event(user), run_at=NOW + timedelta(seconds=2), now=NOW
+    )
+    real_fire = services.schedule_fire
+
+    def fire(*, schedule_id, now=None):
+        if schedule_id == first.pk:
+            raise RuntimeError("database blip")
+        return real_fire(schedule_id=schedule_id, now=now)
+
+    monkeypatch.setattr(services, "schedule_fire", fire)
+    assert services.schedule_fire_due(now=NOW + timedelta(minutes=1)) == 1
+    assert EventRow.objects.get().schedule_id == second.pk
+
+
+def test_an_inactive_owners_schedule_publishes_nothing(user, published):
+    schedule = services.schedule_create(user=user, event=an_event(user), cron="* * * * *", now=NOW)
+    user.is_active = False
+    user.save()
+    assert services.schedule_fire(schedule_id=schedule.pk, now=NOW + timedelta(minutes=1)) is None
+    assert not EventRow.objects.exists()
+    schedule.refresh_from_db()
+    assert schedule.run_count == 1 and schedule.next_run_at > NOW + timedelta(minutes=1)
+
+
+def test_deleting_a_schedule_or_its_owner_deletes_its_periodic_task(user, make_user):
+    once = services.schedule_create(user=user, event=an_event(user), run_at=NOW + timedelta(1), now=NOW)
+    once.delete()
+    assert not PeriodicTask.objects.filter(name__startswith="event ").exists()
+    assert not ClockedSchedule.objects.exists()
+    bob = make_user("bob")
+    services.schedule_create(user=bob, event=an_event(bob), cron="* * * * *", now=NOW)
+    bob.delete()
+    assert not PeriodicTask.objects.filter(name__startswith="event ").exists()
+
+
+def test_the_sweep_counts_earlier_runs_against_the_retries_and_takes_the_oldest_first(user, monkeypatch):
+    sent = []
+    monkeypatch.setattr(services, "event_enqueue", lambda **kwargs: sent.append(kwargs))
+    now = timezone.now()
+    old = services.event_publish(event=an_event(user, timestamp=now), user=user)
+    older = services.event_publish(event=an_event(user, timestamp=now), user=user)
+    EventRow.objects.filter(pk=old.pk).update(received_at=now - timedelta(hours=1), attempts=2,
+                                              started_at=now - timedelta(minutes=5))  # fmt: skip
+    EventRow.objects.filter(pk=older.pk).update(received_at=now - timedelta(hours=2))
+    sent.clear()
+    services.event_sweep(now=now)
+    assert [(str(s["event_id"]), s["retries_done"]) for s in sent] == [(str(older.pk), 0), (str(old.pk), 2)]
+
+
+def test_beat_also_fires_due_schedules_as_a_safety_net(settings):
+    entries = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert entries["events.tasks.fire_due_schedules"] <= 60
+    assert entries["events.tasks.sweep_events"] <= 60

@@ -162,3 +162,20 @@ def test_the_module_works_without_django(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["type", "False"]
+
+
+def test_metadata_may_nest_32_levels_and_no_more():
+    from events.types import Event, EventValidationError
+
+    def nested(levels):
+        value = "leaf"
+        for _ in range(levels - 1):
+            value = [value]
+        return {"x": value}
+
+    Event(type="a.b", source="s", userID="u", metadata=nested(32))
+    with pytest.raises(EventValidationError, match="32 levels") as caught:
+        Event(type="a.b", source="s", userID="u", metadata=nested(33))
+    assert caught.value.field == "metadata"
+    with pytest.raises(EventValidationError, match="levels"):  # deeper than the stack: still a clear error
+        Event(type="a.b", source="s", userID="u", metadata=nested(100_000))
