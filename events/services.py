@@ -126,10 +126,15 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, TransientEventError) or (isinstance(exc, LLMError) and exc.transient)
 
 
+#: What the event's owner reads when its handler failed in a way it did not expect
+#: (the exception, which may hold internals, goes to the log only).
+UNEXPECTED_ERROR_TEXT = "The handler failed unexpectedly; the error is in the server log."
+
+
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, LLMError | TransientEventError | EventHandlerError):
         return str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"
+    return UNEXPECTED_ERROR_TEXT
 
 
 def event_route(*, event_id, retries_done: int = 0, registry: HandlerRegistry | None = None) -> RouteOutcome:

@@ -111,7 +111,7 @@ def test_transient_failures_fail_once_retries_run_out(publish, registry, setting
 @pytest.mark.parametrize(
     "error, text",
     [
-        (ValueError("boom"), "ValueError: boom"),
+        (ValueError("password=hunter2 at /srv/app.py"), services.UNEXPECTED_ERROR_TEXT),
         (EventHandlerError("The receiver refused it."), "The receiver refused it."),
         (LLMError("Invalid model.", transient=False, status=400), "Invalid model."),
     ],
