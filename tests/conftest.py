@@ -40,6 +40,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_released(django_db_setup, django_db_blocker):
+    """At the end of the run, close what still holds the PostgreSQL test database:
+    connections that worker threads of this process (sync_to_async, the in-process
+    pool) opened and never gave back, so that it can be dropped."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _generous_throttles(monkeypatch):
     """Tests hit the auth endpoints often; the throttling tests set their own rates.
