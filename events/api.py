@@ -59,6 +59,15 @@ def _owner(request, user_id: str):
     return owner
 
 
+def _page_response(request, params_serializer, page_of, key: str, serializer) -> Response:
+    """One page of the caller's own rows: the query parameters checked by
+    ``params_serializer``, read by ``page_of``, shaped as ``{key, "pagination"}``."""
+    params = params_serializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    page = page_of(user=request.user, **params.validated_data)
+    return Response({key: serializer(page[key], many=True).data, "pagination": page["pagination"].as_dict()})
+
+
 class CappedPostMixin:
     """Refuses a POST body over ``EVENTS["MAX_BODY_BYTES"]`` with 413 before parsing it."""
 
@@ -78,14 +87,8 @@ class EventsView(CappedPostMixin, APIView):
         operation_id="events_list",
     )
     def get(self, request):
-        params = EventListParamsSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = selectors.event_page(user=request.user, **params.validated_data)
-        return Response(
-            {
-                "events": EventSerializer(page["events"], many=True).data,
-                "pagination": page["pagination"].as_dict(),
-            }
+        return _page_response(
+            request, EventListParamsSerializer, selectors.event_page, "events", EventSerializer
         )
 
     @extend_schema(
@@ -167,14 +170,8 @@ class SchedulesView(CappedPostMixin, APIView):
         operation_id="schedule_list",
     )
     def get(self, request):
-        params = ScheduleListParamsSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = selectors.schedule_page(user=request.user, **params.validated_data)
-        return Response(
-            {
-                "schedules": ScheduleSerializer(page["schedules"], many=True).data,
-                "pagination": page["pagination"].as_dict(),
-            }
+        return _page_response(
+            request, ScheduleListParamsSerializer, selectors.schedule_page, "schedules", ScheduleSerializer
         )
 
     @extend_schema(
