@@ -4,11 +4,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from . import services
+from .clients import ScopedRateThrottle
 from .serializers import (
     CredentialsSerializer,
     ProfileSerializer,
@@ -53,11 +53,11 @@ class TokenView(PublicAuthView):
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={200: TokenSerializer, 401: OpenApiResponse()},
+        responses={200: TokenSerializer, 401: OpenApiResponse(), 429: OpenApiResponse()},
         summary="Exchange credentials for a JWT",
     )
     def post(self, request):
-        tokens = services.token_obtain(**_credentials(request))
+        tokens = services.token_obtain(request=request, **_credentials(request))
         return Response(tokens)
 
 

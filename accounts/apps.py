@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from . import schema  # noqa: F401  (registers the Bearer scheme with drf-spectacular)
         from .log_filters import install
 
         install()

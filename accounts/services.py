@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from config.errors import Conflict
 
-User = get_user_model()
+from . import tokens
+from .lockout import LockedOut
 
-#: Claim with the time of the login a chain of refreshed tokens started from.
-LOGIN_TIME_CLAIM = "orig_iat"
+User = get_user_model()
 
 
 def user_register(*, username: str, password: str) -> User:
@@ -42,22 +40,22 @@ def user_register(*, username: str, password: str) -> User:
     return user
 
 
-def _now() -> int:
-    return int(datetime.now(tz=UTC).timestamp())
-
-
 def tokens_for_user(user: User) -> dict[str, str]:
-    """A fresh access/refresh pair; ``token`` is the access token, as the seed API names it."""
-    refresh = RefreshToken.for_user(user)
-    refresh[LOGIN_TIME_CLAIM] = _now()
+    """Log ``user`` in: a fresh access/refresh pair of a new login (``accounts.tokens``);
+    ``token`` is the access token, as the seed API names it."""
+    refresh = tokens.issue(user)
     access = str(refresh.access_token)
     if jwt_settings.UPDATE_LAST_LOGIN:
         update_last_login(None, user)
     return {"token": access, "access": access, "refresh": str(refresh)}
 
 
-def token_obtain(*, username: str, password: str) -> dict[str, str]:
-    user = authenticate(username=username, password=password)
+def token_obtain(*, request, username: str, password: str) -> dict[str, str]:
+    """Log in with credentials. ``request`` lets the login lockout (django-axes) count
+    the failures of the client address; a locked-out client gets ``LockedOut`` (429)."""
+    user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise LockedOut()
     if user is None or not user.is_active:
         raise exceptions.AuthenticationFailed(
             "No active account found with the given credentials.", code="invalid_credentials"
@@ -85,39 +83,27 @@ def _spend(token: AccessToken, raw: str, user: User) -> None:
 def token_refresh(*, raw: str) -> dict[str, str]:
     """Exchange the current token for a new one with a fresh expiry.
 
-    An access token (the seed's ``token``) is exchanged once for a new access token,
-    for as long as the login it came from is younger than the refresh lifetime. A
-    refresh token is rotated as simplejwt's refresh endpoint does. Invalid, expired,
-    blacklisted or out-of-date tokens raise ``InvalidToken`` (401).
+    An access token (the seed's ``token``) is exchanged once for a new access token of
+    the same login, for as long as that login lasts: not logged out, its refresh token
+    not expired, the password unchanged and the user active. A refresh token is
+    rotated as simplejwt's refresh endpoint does. Invalid, expired, blacklisted or
+    ended tokens raise ``InvalidToken`` (401).
     """
     try:
         token_type = UntypedToken(raw).get(jwt_settings.TOKEN_TYPE_CLAIM)
+        if token_type == RefreshToken.token_type:
+            serializer = tokens.LoginRefreshSerializer(data={"refresh": raw})
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            return {"token": data["access"], **data}
+        if token_type != AccessToken.token_type:
+            raise InvalidToken("Token has wrong type.")
+        token = tokens.LoginAccessToken(raw)
     except TokenError as exc:
         raise InvalidToken(str(exc)) from None
-
-    if token_type == RefreshToken.token_type:
-        serializer = TokenRefreshSerializer(data={"refresh": raw})
-        try:
-            serializer.is_valid(raise_exception=True)
-        except TokenError as exc:
-            raise InvalidToken(str(exc)) from None
-        data = serializer.validated_data
-        return {"token": data["access"], **data}
-
-    if token_type != AccessToken.token_type:
-        raise InvalidToken("Token has wrong type.")
-    token = AccessToken(raw)
-    user = User.objects.filter(pk=token[jwt_settings.USER_ID_CLAIM], is_active=True).first()
-    if user is None:
-        raise InvalidToken("User not found or inactive.")
-    login_time = token.get(LOGIN_TIME_CLAIM, token.get("iat", 0))
-    max_age = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()
-    if _now() - login_time > max_age:
-        raise InvalidToken("Login is too old to refresh; request a new token.")
-    _spend(token, raw, user)
-    fresh = AccessToken.for_user(user)
-    fresh[LOGIN_TIME_CLAIM] = login_time
-    return {"token": str(fresh), "access": str(fresh)}
+    _spend(token, raw, token.user)
+    fresh = str(tokens.access_for_same_login(token, token.user))
+    return {"token": fresh, "access": fresh}
 
 
 def user_update(*, user: User, **fields) -> User:
@@ -131,3 +117,14 @@ def user_update(*, user: User, **fields) -> User:
     if fields:
         user.save(update_fields=list(fields))
     return user
+
+
+def logins_delete_expired(*, now=None, dry_run: bool = False) -> int:
+    """Forget logins whose refresh lifetime is over (their tokens are refused anyway);
+    the number of logins (that would go)."""
+    from django.utils import timezone
+
+    from .models import Login
+
+    rows = Login.objects.filter(expires_at__lt=now or timezone.now())
+    return rows.count() if dry_run else rows.delete()[0]

@@ -64,6 +64,9 @@ def api_exception_handler(exc, context):
         # simplejwt nests its message: {"detail": ..., "code": ..., "messages": [...]}.
         detail = detail["detail"]
     response.data = {"error": _code(exc), "detail": detail}
+    if getattr(exc, "result", None) is not None:
+        # What the request did create (a saved message whose work queue was down).
+        response.data["result"] = exc.result
     return response
 
 

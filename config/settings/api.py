@@ -6,7 +6,7 @@ from . import env as cfg
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.LoginJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -17,7 +17,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Throttles count anonymous requests by accounts.clients.client_address, which
+    # believes X-Forwarded-For only from TRUSTED_PROXIES; DRF's own classes, should a
+    # view name them, take REMOTE_ADDR alone (NUM_PROXIES 0) rather than the header.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.clients.UserRateThrottle"],
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         # Registration and token issuing, per client address.
         "auth": "20/minute",
@@ -54,4 +58,9 @@ SIMPLE_JWT = {
     "SIGNING_KEY": cfg.JWT_SIGNING_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "LEEWAY": 0,
+    # Every token belongs to a login (accounts.tokens): logging out, a password change
+    # or deactivation ends all of that login's tokens at once.
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.LoginAccessToken",),
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.LoginRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "accounts.tokens.LogoutSerializer",
 }

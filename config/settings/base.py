@@ -1,6 +1,7 @@
 """Django's own settings. Values come from ``config.settings.env``."""
 
 import warnings
+from datetime import timedelta
 
 from . import env as cfg
 
@@ -9,6 +10,9 @@ DATA_DIR = cfg.DATA_DIR
 DEBUG = cfg.DEBUG
 SECRET_KEY = cfg.SECRET_KEY
 ALLOWED_HOSTS = cfg.ALLOWED_HOSTS
+CSRF_TRUSTED_ORIGINS = cfg.CSRF_TRUSTED_ORIGINS
+# Addresses or networks of the reverse proxies in front of the site (accounts.clients).
+TRUSTED_PROXIES = cfg.TRUSTED_PROXIES
 TASKS_IN_PROCESS = cfg.TASKS_IN_PROCESS
 # On the embedded default the web process also sweeps stuck work and fires schedules
 # from background threads (assistant.dispatch.run_periodically).
@@ -25,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -46,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -96,6 +103,10 @@ else:
         "max_size": cfg.DATABASE_POOL_SIZE,
         "timeout": 30,
     }
+    # The pool checks a connection when it is borrowed: one the server dropped while it
+    # sat there (a restart, a failover, pg_terminate_backend) is replaced instead of
+    # failing the query that borrowed it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -106,6 +117,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes refuses logins from a client address after LOGIN_FAILURE_LIMIT failures,
+# for LOGIN_COOLOFF minutes: the login page, the admin's and /api/token alike.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = cfg.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=cfg.LOGIN_COOLOFF)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A success does not wipe the failures (else one valid account would reset the count),
+# and successes are not logged (the table would grow with every API login).
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -144,6 +171,17 @@ WHITENOISE_USE_FINDERS = True
 # about on every static response; the files are small and served correctly.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous")
 
+# HTTPS hardening is switched on by the environment: the embedded default serves plain
+# http on 127.0.0.1, where secure-only cookies would make logging in impossible. The
+# README ("Settings") lists the `check --deploy` warnings that remain without HTTPS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = cfg.HTTPS
+SECURE_HSTS_SECONDS = cfg.HSTS_SECONDS if cfg.HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.HTTPS and cfg.HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = cfg.HTTPS and cfg.HSTS_PRELOAD
+# A load balancer's plain-http health check is answered, not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+# Only when told that a TLS-terminating proxy sets (and overwrites) X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if cfg.HTTPS_BEHIND_PROXY else None
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -161,5 +199,7 @@ LOGGING = {
         # The SDK's HTTP client logs every request at INFO.
         "httpx2": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process and command.
+        "axes": {"level": "WARNING"},
     },
 }

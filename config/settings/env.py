@@ -8,6 +8,7 @@ AI work on background threads of the web process.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvValidationError
-from marshmallow.validate import URL, OneOf, ValidationError
+from marshmallow.validate import URL, OneOf, Range, ValidationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -62,6 +63,21 @@ def _http_url(value) -> None:
         URL(schemes={"http", "https"}, require_tld=False)(value)
 
 
+def _networks(values) -> None:
+    for value in values or ():
+        try:
+            ipaddress.ip_network(value)
+        except ValueError:
+            raise ValidationError(f"{value!r} is not an IP address or network (CIDR).") from None
+
+
+def _origins(values) -> None:
+    for value in values or ():
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValidationError(f"{value!r} is not an origin like https://app.example.com.")
+
+
 def _model_url(value) -> None:
     if value != DEMO_MODEL:
         _http_url(value)
@@ -72,8 +88,20 @@ DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", None)
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", None)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+#: The site is served over HTTPS only: secure cookies, a redirect from http, HSTS.
+#: HTTPS_BEHIND_PROXY: a proxy in front ends TLS and sets X-Forwarded-Proto (implies HTTPS).
+HTTPS_BEHIND_PROXY = env.bool("HTTPS_BEHIND_PROXY", False)
+HTTPS = env.bool("HTTPS", False)
+HSTS_SECONDS = env.int("HSTS_SECONDS", 365 * 24 * 3600, validate=Range(min=0))
+HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", True)
+HSTS_PRELOAD = env.bool("HSTS_PRELOAD", False)
+#: Origins (scheme://host[:port]) besides the site's own that may post forms and open
+#: websockets with the session cookie.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [], subcast=str.strip, validate=_origins)
+#: Proxies whose X-Forwarded-For (and X-Forwarded-Proto) headers are believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", [], subcast=str.strip, validate=_networks)
 DATABASE_URL = env.str("DATABASE_URL", None, validate=_database_url)
-DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 20, validate=lambda n: n > 0)
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 20, validate=Range(min=1))
 REDIS_URL = env.str("REDIS_URL", None, validate=_scheme("redis", "rediss", "unix"))
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", None, validate=_scheme("redis", "rediss", "amqp", "amqps", "sqs")
@@ -84,13 +112,22 @@ OPENAI_MODEL = env.str("OPENAI_MODEL", None)
 NOTIFY_URL = env.str("NOTIFY_URL", None, validate=_http_url)
 NOTIFY_SECRET = env.str("NOTIFY_SECRET", None)
 EVENT_QUEUES = env.dict("EVENT_QUEUES", {})
-CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 100, validate=lambda n: n > 0)
-AI_USER_TOKEN_LIMIT = env.int("AI_USER_TOKEN_LIMIT", None, validate=lambda n: n is None or n > 0)
-AI_PROJECT_TOKEN_LIMIT = env.int("AI_PROJECT_TOKEN_LIMIT", None, validate=lambda n: n is None or n > 0)
-AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", 3, validate=lambda n: n >= 0)
-AI_RETRY_BACKOFF = env.float("AI_RETRY_BACKOFF", 2.0, validate=lambda n: n > 0)
-AI_STUCK_AFTER = env.float("AI_STUCK_AFTER", 120.0, validate=lambda n: n > 0)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 100, validate=Range(min=1))
+AI_USER_TOKEN_LIMIT = env.int("AI_USER_TOKEN_LIMIT", None, validate=Range(min=1))
+AI_PROJECT_TOKEN_LIMIT = env.int("AI_PROJECT_TOKEN_LIMIT", None, validate=Range(min=1))
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", 3, validate=Range(min=0))
+AI_RETRY_BACKOFF = env.float("AI_RETRY_BACKOFF", 2.0, validate=Range(min=0, min_inclusive=False))
+AI_STUCK_AFTER = env.float("AI_STUCK_AFTER", 10.0, validate=Range(min=0, min_inclusive=False))
+AI_HEARTBEAT_INTERVAL = env.float("AI_HEARTBEAT_INTERVAL", 2.0, validate=Range(min=0, min_inclusive=False))
+AI_PENDING_AFTER = env.float("AI_PENDING_AFTER", 20.0, validate=Range(min=0, min_inclusive=False))
+AI_SWEEP_INTERVAL = env.float("AI_SWEEP_INTERVAL", 5.0, validate=Range(min=0, min_inclusive=False))
 AI_USAGE_PERIOD = env.str("AI_USAGE_PERIOD", "month", validate=OneOf(["day", "month"]))
+AI_MAX_IN_FLIGHT_PER_USER = env.int("AI_MAX_IN_FLIGHT_PER_USER", 5, validate=Range(min=1))
+AI_MAX_IN_FLIGHT_PER_SESSION = env.int("AI_MAX_IN_FLIGHT_PER_SESSION", 1, validate=Range(min=1))
+AI_REQUIRE_DISCLAIMER = env.bool("AI_REQUIRE_DISCLAIMER", True)
+#: Failed logins from one client address before it is locked out, and for how long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, validate=Range(min=1))
+LOGIN_COOLOFF = env.int("LOGIN_COOLOFF", 15, validate=Range(min=1))
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
 
 try:
@@ -100,10 +137,16 @@ except EnvValidationError as exc:
         f"{name}: {' '.join(map(str, messages))}" for name, messages in exc.error_messages.items()
     )
     raise ImproperlyConfigured(f"Invalid environment: {problems}") from None
+if AI_STUCK_AFTER < 2 * AI_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured(
+        "Invalid environment: AI_STUCK_AFTER: give at least twice AI_HEARTBEAT_INTERVAL "
+        f"({AI_HEARTBEAT_INTERVAL:g} s), or live workers are taken for dead ones."
+    )
 
 DATABASE = dj_database_url.parse(DATABASE_URL) if DATABASE_URL else None
 
 CELERY_BROKER_URL = CELERY_BROKER_URL or REDIS_URL
+HTTPS = HTTPS or HTTPS_BEHIND_PROXY
 
 #: With no broker, AI work and schedules run on background threads of the web
 #: process (the embedded default); with one, on Celery workers and beat.

@@ -44,5 +44,6 @@ def test_api_docs_and_schema_are_served(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
+    assert schema.json()["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
     for path in ("/api/register", "/api/token", "/api/refresh", "/api/health/", "/api/me"):
         assert path in paths

@@ -1,6 +1,7 @@
 """The websocket auth middleware, through the project's real ASGI application."""
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -102,16 +103,31 @@ async def test_an_inactive_users_token_is_refused(user, tokens):
 
 async def test_a_session_cookie_from_our_own_page_authenticates(user, session_cookie):
     communicator, connected = await connect(
-        headers=[(b"cookie", session_cookie), (b"origin", b"http://localhost:8000")]
+        headers=[
+            (b"cookie", session_cookie),
+            (b"origin", b"http://localhost:8000"),
+            (b"host", b"localhost:8000"),
+        ]
     )
     assert connected
     await assert_is_user(communicator, user)
     await communicator.disconnect()
 
 
-@pytest.mark.parametrize("origin", [b"https://evil.example", b"null", None])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"https://evil.example",
+        b"null",
+        None,
+        # The attacks: a page on another port of our host, or the host over another scheme.
+        b"http://localhost:9999",
+        b"https://localhost:8000",
+        b"http://localhost",
+    ],
+)
 async def test_a_session_cookie_from_another_origin_closes_with_4401(session_cookie, origin):
-    headers = [(b"cookie", session_cookie)]
+    headers = [(b"cookie", session_cookie), (b"host", b"localhost:8000")]
     if origin is not None:
         headers.append((b"origin", origin))
     communicator, _ = await connect(headers=headers)
@@ -137,3 +153,95 @@ async def _make(make_user, name):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(make_user)(name)
+
+
+async def _end_by(how, user, tokens):
+    from asgiref.sync import sync_to_async
+    from rest_framework.test import APIClient
+
+    def end():
+        if how == "logout":
+            response = APIClient().post(
+                "/api/token/blacklist/", {"refresh": tokens["refresh"]}, format="json"
+            )
+            assert response.status_code == 200
+        elif how == "password":
+            user.set_password("another-long-enough-password")
+            user.save()
+        else:
+            user.is_active = False
+            user.save()
+
+    await sync_to_async(end)()
+
+
+@pytest.mark.parametrize("how", ["logout", "password", "deactivation"])
+async def test_a_token_of_an_ended_login_closes_with_4401(user, tokens, how):
+    await _end_by(how, user, tokens)
+    communicator, _ = await connect(f"{PATH}?token={tokens['access']}")
+    await assert_closed_unauthenticated(communicator)
+
+
+async def test_a_token_without_a_login_closes_with_4401(user):
+    from asgiref.sync import sync_to_async
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    legacy = await sync_to_async(AccessToken.for_user)(user)
+    communicator, _ = await connect(f"{PATH}?token={legacy}")
+    await assert_closed_unauthenticated(communicator)
+
+
+async def _scope_of(headers=(), path="/ws/events/"):
+    """The scope the auth middleware hands to the consumer."""
+    from accounts.websocket import WebsocketAuthMiddlewareStack
+
+    seen = {}
+
+    async def inner(scope, receive, send):
+        seen.update(scope)
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    communicator = WebsocketCommunicator(WebsocketAuthMiddlewareStack(inner), path, headers=list(headers))
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
+    return seen
+
+
+async def test_the_raw_token_is_kept_in_the_scope(user, tokens):
+    scope = await _scope_of(path=f"{PATH}?token={tokens['access']}")
+    assert scope["auth_token"] == tokens["access"]
+    assert scope["user"].pk == user.pk
+
+
+async def test_cookie_auth_has_no_token_in_the_scope(user, session_cookie):
+    scope = await _scope_of(
+        headers=[
+            (b"cookie", session_cookie),
+            (b"origin", b"http://localhost:8000"),
+            (b"host", b"localhost:8000"),
+        ]
+    )
+    assert scope["auth_token"] is None
+    assert scope["user"].pk == user.pk
+
+
+@pytest.mark.parametrize("how", ["logout", "password", "deactivation"])
+async def test_a_socket_can_re_check_its_token(user, tokens, how):
+    """What the streaming code calls while a socket stays open."""
+    from accounts.tokens import user_for_access_token
+
+    check = database_sync_to_async(user_for_access_token)
+    assert (await check(tokens["access"])).pk == user.pk
+    await _end_by(how, user, tokens)
+    assert await check(tokens["access"]) is None
+
+
+@pytest.mark.parametrize("make", [broken.expired_access, broken.wrong_key, broken.expired_refresh])
+async def test_a_broken_token_re_checks_as_nobody(user, make):
+    from accounts.tokens import user_for_access_token
+
+    raw = await database_sync_to_async(make)(user)
+    assert await database_sync_to_async(user_for_access_token)(raw) is None
+    assert await database_sync_to_async(user_for_access_token)("garbage") is None

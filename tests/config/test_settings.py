@@ -12,7 +12,8 @@ from tests.conftest import ROOT
 VARIABLES = (
     "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "JWT_SIGNING_KEY",
     "ALLOWED_HOSTS", "DEBUG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL",
-    "NOTIFY_URL", "LOG_LEVEL",
+    "NOTIFY_URL", "LOG_LEVEL", "TRUSTED_PROXIES", "HTTPS", "HTTPS_BEHIND_PROXY", "HSTS_SECONDS",
+    "HSTS_INCLUDE_SUBDOMAINS", "HSTS_PRELOAD", "CSRF_TRUSTED_ORIGINS", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF",
 )  # fmt: skip
 
 READ = """
@@ -33,6 +34,11 @@ print(json.dumps({
     "model": s.OPENAI_MODEL,
     "base_url": s.OPENAI_BASE_URL,
     "notify": s.NOTIFY_URL,
+    "trusted_proxies": s.TRUSTED_PROXIES,
+    "trusted_origins": s.CSRF_TRUSTED_ORIGINS,
+    "https": [s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS,
+              s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD],
+    "proxy_ssl_header": s.SECURE_PROXY_SSL_HEADER,
 }))
 """
 
@@ -62,6 +68,11 @@ def test_no_variables_give_the_embedded_default(tmp_path):
     assert s["broker"] == "memory://"
     assert s["debug"] is False
     assert s["jwt_key"] == s["secret"]
+    assert s["trusted_proxies"] == []
+    assert s["trusted_origins"] == []
+    # plain http on 127.0.0.1: cookies must travel over http, nothing redirects
+    assert s["https"] == [False, False, False, 0, False, False]
+    assert s["proxy_ssl_header"] is None
     assert len(s["secret"]) >= 50
     assert settings_of(tmp_path)["secret"] == s["secret"], "the generated key is kept"
 
@@ -95,6 +106,8 @@ def test_every_other_variable_is_read(tmp_path):
         OPENAI_MODEL="llama3.1",
         OPENAI_BASE_URL="http://localhost:11434/v1",
         NOTIFY_URL="https://hooks.example.org/notify",
+        TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1,2001:db8::/32",
+        CSRF_TRUSTED_ORIGINS="https://app.example.org, https://*.example.net",
     )
     assert s["secret"] == "s" * 50
     assert s["jwt_key"] == "j" * 40
@@ -102,6 +115,17 @@ def test_every_other_variable_is_read(tmp_path):
     assert s["debug"] is True
     assert (s["model"], s["base_url"]) == ("llama3.1", "http://localhost:11434/v1")
     assert s["notify"] == "https://hooks.example.org/notify"
+    assert s["trusted_proxies"] == ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
+    assert s["trusted_origins"] == ["https://app.example.org", "https://*.example.net"]
+
+
+def test_https_switches_on_secure_cookies_the_redirect_and_hsts(tmp_path):
+    s = settings_of(tmp_path, HTTPS="true")
+    assert s["https"] == [True, True, True, 31536000, True, False]
+    assert s["proxy_ssl_header"] is None
+    s = settings_of(tmp_path, HTTPS_BEHIND_PROXY="true", HSTS_SECONDS="600", HSTS_PRELOAD="true")
+    assert s["https"] == [True, True, True, 600, True, True]
+    assert s["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
 
 
 def test_an_env_file_is_read_and_the_environment_wins(tmp_path):
@@ -140,3 +164,28 @@ def test_every_unusable_value_is_named_at_once(tmp_path):
     last_line = result.stderr.strip().splitlines()[-1]
     for name in ("DEBUG:", "REDIS_URL:", "NOTIFY_URL:"):
         assert name in last_line
+
+
+def test_numbers_out_of_range_and_the_proxy_and_https_variables_are_checked(tmp_path):
+    bad = {
+        "DATABASE_POOL_SIZE": "0", "AI_MAX_RETRIES": "-1", "AI_RETRY_BACKOFF": "0",
+        "AI_USER_TOKEN_LIMIT": "0", "LOGIN_FAILURE_LIMIT": "0", "LOGIN_COOLOFF": "0",
+        "HSTS_SECONDS": "-1", "HTTPS": "yes please", "TRUSTED_PROXIES": "10.0.0.1, *",
+        "CSRF_TRUSTED_ORIGINS": "app.example.org",
+    }  # fmt: skip
+    result = start(tmp_path, **bad)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in last_line
+    for name in bad:
+        assert f"{name}:" in last_line
+
+
+@pytest.mark.parametrize("value", ["*", "proxy.internal", "10.0.0.1/8", "10.0.0.0/33", ""])
+def test_trusted_proxies_are_addresses_or_networks_only(value):
+    from marshmallow import ValidationError
+
+    from config.settings.env import _networks
+
+    with pytest.raises(ValidationError):
+        _networks([value])
+    _networks(["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"])
