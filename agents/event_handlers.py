@@ -9,7 +9,7 @@ from events.conf import max_retries
 from events.exceptions import EventHandlerError, TransientEventError
 from events.models import Event as EventRow
 from events.registry import register
-from events.services import event_publish
+from events.services import system_event_publish
 from events.types import Event, EventValidationError, WorkerTaskEvent
 
 from . import services
@@ -101,7 +101,7 @@ class AgentRunner:
             return
         text = f"Task {task.agent} {task.status}" + (f": {task.error}" if task.error else ".")
         try:
-            event_publish(
+            system_event_publish(
                 event=Event(
                     type="user.message",
                     source=self.name,

@@ -19,7 +19,8 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    """Read-only: schedules are made through the API; here they can be cancelled."""
+    """Read-only: schedules are made through the API; here they can be cancelled (with
+    the change permission on schedules)."""
 
     list_display = [
         "created_at",
@@ -41,7 +42,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Cancel the selected schedules")
+    @admin.action(description="Cancel the selected schedules", permissions=["change"])
     def cancel(self, request, queryset) -> None:
         for schedule in queryset.filter(status=Schedule.Status.ACTIVE):
             services.schedule_cancel(schedule=schedule)

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from assistant import idempotency
 from assistant.api import PaginationSerializer
 from config.errors import PayloadTooLarge
 
@@ -47,11 +48,11 @@ def _check_size(request) -> None:
         raise too_large
 
 
-def _owner(request, user_id: str):
-    """The user the event is for: the caller, or for staff any user."""
+def _owner(request, user_id: str, perm: str):
+    """The user the event is for: the caller, or any user for staff with ``perm``."""
     if user_id == request.user.get_username():
         return request.user
-    if not request.user.is_staff:
+    if not selectors.staff_may(request.user, perm):
         raise exceptions.PermissionDenied("userID must be your own userID.")
     owner = get_user_model().objects.filter(username=user_id, is_active=True).first()
     if owner is None:
@@ -93,20 +94,23 @@ class EventsView(CappedPostMixin, APIView):
 
     @extend_schema(
         request=EventInputSerializer,
+        parameters=[idempotency.PARAMETER],
         responses={
             202: EventAcceptedSerializer,
             400: OpenApiResponse(description="A field is invalid; nothing was stored."),
-            403: OpenApiResponse(description="userID is not yours."),
+            403: OpenApiResponse(description="userID is not yours (staff: without events.add_event)."),
             413: OpenApiResponse(description="The body is larger than the cap."),
+            422: idempotency.RESPONSES[422],
         },
         summary="Store an event and route it to its handler",
     )
+    @idempotency.creating
     def post(self, request):
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["An event must be a JSON object."]})
         try:
             event = event_from_dict(request.data)
-            row = services.event_publish(event=event, user=_owner(request, event.userID))
+            row = services.event_publish(event=event, user=_owner(request, event.userID, "events.add_event"))
         except EventValidationError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
         return Response(EventAcceptedSerializer(row).data, status=status.HTTP_202_ACCEPTED)
@@ -138,7 +142,7 @@ def _schedule_input(request) -> dict:
         event = services.event_validate(event=event_from_dict({**body, "timestamp": timezone.now()}))
     except EventValidationError as exc:
         raise exceptions.ValidationError({f"event.{exc.field}": [exc.message]}) from None
-    values = {"event": event, "user": _owner(request, event.userID)}
+    values = {"event": event, "user": _owner(request, event.userID, "events.add_schedule")}
     if "timestamp" in data and "cron" in data:
         raise exceptions.ValidationError({"non_field_errors": ["Give either timestamp or cron, not both."]})
     if "timestamp" in data:
@@ -181,11 +185,17 @@ class SchedulesView(CappedPostMixin, APIView):
             400: OpenApiResponse(
                 description="A field is invalid (a past timestamp, a bad cron); nothing stored."
             ),
-            403: OpenApiResponse(description="The event's userID is not yours."),
+            403: OpenApiResponse(
+                description="The event's userID is not yours (staff: without events.add_schedule)."
+            ),
             413: OpenApiResponse(description="The body is larger than the cap."),
+            422: idempotency.RESPONSES[422],
+            429: OpenApiResponse(description="The user has as many active schedules as allowed."),
         },
+        parameters=[idempotency.PARAMETER],
         summary="Publish an event later: once at a timestamp, or on a cron",
     )
+    @idempotency.creating
     def post(self, request):
         try:
             schedule = services.schedule_create(**_schedule_input(request))
@@ -204,7 +214,19 @@ class ScheduleDetailView(APIView):
     def get(self, request, schedule_id):
         return Response(ScheduleSerializer(self._schedule(request, schedule_id)).data)
 
-    @extend_schema(responses={204: None, 404: OpenApiResponse()}, summary="Cancel a schedule")
+    @extend_schema(
+        responses={
+            204: None,
+            403: OpenApiResponse(description="Staff without events.change_schedule: not yours to cancel."),
+            404: OpenApiResponse(),
+        },
+        summary="Cancel a schedule",
+    )
     def delete(self, request, schedule_id):
-        services.schedule_cancel(schedule=self._schedule(request, schedule_id))
+        schedule = self._schedule(request, schedule_id)
+        if schedule.user_id != request.user.pk and not selectors.staff_may(
+            request.user, "events.change_schedule"
+        ):
+            raise exceptions.PermissionDenied("Only its owner may cancel this schedule.")
+        services.schedule_cancel(schedule=schedule)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     # (a "prefix.*" key matches every type under it). Unlisted types go to the default
     # queue; run a worker with -Q for each queue named here.
     "QUEUES": {},
+    # Active schedules one user may have at once (each is a Celery beat entry); None
+    # for no cap. One more is refused with 429 and nothing is stored.
+    "MAX_ACTIVE_SCHEDULES": 50,
     # How often the embedded default looks for schedules that are due, in seconds.
     "SCHEDULER_INTERVAL": 1.0,
     # How early (seconds, for clock skew between beat and workers) a firing may claim

@@ -18,7 +18,7 @@ from .exceptions import EventHandlerError
 from .models import Event as EventRow
 from .notify import notify_post
 from .registry import register
-from .services import event_publish
+from .services import system_event_publish
 from .types import Event, LLMChatEvent
 
 logger = logging.getLogger(__name__)
@@ -33,10 +33,13 @@ class ChatResponder:
     count against the user's limits (usage source ``event``)."""
 
     name = "ChatResponder"
+    system_types = (CHAT_RESPONSE,)
 
     def handle(self, row: EventRow) -> None:
-        if EventRow.objects.filter(type=CHAT_RESPONSE, metadata__in_reply_to=str(row.pk)).exists():
-            return  # answered by an earlier attempt
+        if EventRow.objects.filter(
+            type=CHAT_RESPONSE, user=row.user_id, source=self.name, metadata__in_reply_to=str(row.pk)
+        ).exists():
+            return  # answered by an earlier attempt (only the owner's own answer from here counts)
         chat = LLMChatEvent.from_dict(row.to_event().to_dict())
         if usage_limit_reached(user=row.user):
             raise EventHandlerError(USAGE_LIMIT_TEXT)
@@ -45,7 +48,7 @@ class ChatResponder:
         result = llm.stream_chat(messages)
         with transaction.atomic():
             usage_record(user=row.user, usage=result.usage, model=result.model, source="event")
-            event_publish(
+            system_event_publish(
                 event=Event(
                     type=CHAT_RESPONSE,
                     source=self.name,

@@ -1,4 +1,7 @@
-"""Errors an event handler raises to say how its failure should be treated."""
+"""Errors an event handler raises to say how its failure should be treated, and the
+errors of schedules."""
+
+from rest_framework import exceptions, status
 
 
 class TransientEventError(Exception):
@@ -16,3 +19,11 @@ class ScheduleError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ScheduleLimitReached(exceptions.APIException):
+    """The user has as many active schedules as ``EVENTS["MAX_ACTIVE_SCHEDULES"]``
+    allows; also the API's answer (429)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "schedule_limit"

@@ -1,7 +1,8 @@
 """POSTing events to ``NOTIFY_URL``, signed so that the receiver can trust them.
 
 The body is the event's JSON; ``X-Signature: sha256=<hex>`` is the HMAC-SHA256 of
-the exact body bytes with ``NOTIFY_SECRET`` (``SECRET_KEY`` when unset).
+the exact body bytes with ``settings.NOTIFY_SECRET`` (by default a key derived from
+``SECRET_KEY`` for this purpose only; ``manage.py notify_secret`` prints it).
 """
 
 from __future__ import annotations

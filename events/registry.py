@@ -15,6 +15,11 @@ the dataclass). It may also check events of its types before they are stored: a 
 ``validate(self, event)`` method (or ``validate=`` for a function) gets the typed
 dataclass and raises ``events.types.EventValidationError`` naming the bad field, which
 ``POST /api/events`` answers with a 400 (nothing is stored).
+
+The system's own events are reserved: every registered handler's name is a source
+clients can't post under, and the types a handler declares in ``system_types`` (a
+class attribute, or ``system_types=`` for a function) are types clients can't post.
+The handlers publish them through ``events.services.system_event_publish``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class Handler:
     name: str
     function: Callable[[Any], Any]
     validator: Callable[[Any], Any] | None = None
+    #: Types only the system publishes (this handler's own output, say).
+    system_types: tuple[str, ...] = ()
 
     def __call__(self, event) -> Any:
         return self.function(event)
@@ -52,7 +59,17 @@ class Handler:
             self.validator(event)
 
 
-def _as_handler(target: Any, name: str | None, validate: Callable[[Any], Any] | None) -> Handler:
+def _types(types: Any) -> list[str]:
+    types = list(types) if isinstance(types, list | tuple | set | frozenset) else [types]
+    for event_type in types:
+        if not isinstance(event_type, str) or not TYPE_PATTERN.match(event_type):
+            raise ImproperlyConfigured(f"{event_type!r} is not a dotted event type such as 'llm.chat'.")
+    return types
+
+
+def _as_handler(
+    target: Any, name: str | None, validate: Callable[[Any], Any] | None, system_types: Any
+) -> Handler:
     if validate is not None and not callable(validate):
         raise ImproperlyConfigured(f"validate={validate!r} is not callable.")
     if isinstance(target, type):
@@ -60,13 +77,20 @@ def _as_handler(target: Any, name: str | None, validate: Callable[[Any], Any] | 
         if not callable(getattr(instance, "handle", None)):
             raise ImproperlyConfigured(f"{target.__qualname__} needs a handle(self, event) method.")
         method = getattr(instance, "validate", None)
+        reserved = getattr(target, "system_types", ()) if system_types is None else system_types
         return Handler(
             name or getattr(target, "name", None) or target.__qualname__,
             instance.handle,
             validate or (method if callable(method) else None),
+            tuple(_types(reserved)) if reserved else (),
         )
     if callable(target):
-        return Handler(name or getattr(target, "__qualname__", repr(target)), target, validate)
+        return Handler(
+            name or getattr(target, "__qualname__", repr(target)),
+            target,
+            validate,
+            tuple(_types(system_types)) if system_types else (),
+        )
     raise ImproperlyConfigured(f"{target!r} is neither a function nor a class with handle().")
 
 
@@ -81,20 +105,20 @@ class HandlerRegistry:
         *,
         name: str | None = None,
         validate: Callable[[Any], Any] | None = None,
+        system_types: list[str] | tuple[str, ...] | None = None,
     ):
         """Route events of ``types`` to ``target`` (a function or a class with ``handle``);
-        ``validate`` (or the class's ``validate`` method) checks them before they are stored."""
-        types = list(types) if isinstance(types, list | tuple) else [types]
+        ``validate`` (or the class's ``validate`` method) checks them before they are stored;
+        ``system_types`` (or the class's ``system_types``) are types only the system publishes."""
+        types = _types(types)
         if not types:
             raise ImproperlyConfigured("Register a handler for at least one event type.")
         for event_type in types:
-            if not isinstance(event_type, str) or not TYPE_PATTERN.match(event_type):
-                raise ImproperlyConfigured(f"{event_type!r} is not a dotted event type such as 'llm.chat'.")
             if event_type in self._registry:
                 raise AlreadyRegistered(
                     f"Event type {event_type!r} is already handled by {self._registry[event_type].name}."
                 )
-        handler = _as_handler(target, name, validate)
+        handler = _as_handler(target, name, validate, system_types)
         for event_type in types:
             self._registry[event_type] = handler
         return target
@@ -114,6 +138,14 @@ class HandlerRegistry:
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._registry
 
+    def reserved_types(self) -> dict[str, str]:
+        """The types only the system publishes, each with the handler that reserves it."""
+        return {kind: handler.name for handler in self._registry.values() for kind in handler.system_types}
+
+    def reserved_sources(self) -> set[str]:
+        """The sources only the system publishes under: every handler's name."""
+        return {handler.name for handler in self._registry.values()}
+
 
 #: The project's registry.
 site = HandlerRegistry()
@@ -124,11 +156,14 @@ def register(
     registry: HandlerRegistry | None = None,
     name: str | None = None,
     validate: Callable[[Any], Any] | None = None,
+    system_types: list[str] | tuple[str, ...] | None = None,
 ) -> Callable:
     """``@register("a.type", ...)`` routes those event types to the decorated handler."""
 
     def decorate(target):
-        return (registry or site).register(types, target, name=name, validate=validate)
+        return (registry or site).register(
+            types, target, name=name, validate=validate, system_types=system_types
+        )
 
     return decorate
 

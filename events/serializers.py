@@ -17,7 +17,7 @@ class EventInputSerializer(serializers.Serializer):
         help_text="A dotted name such as llm.chat or user.message.",
     )
     userID = serializers.CharField(
-        max_length=USER_ID_MAX_LENGTH, help_text="Your own userID (staff: anyone's)."
+        max_length=USER_ID_MAX_LENGTH, help_text="Your own userID (staff with events.add_event: anyone's)."
     )
     metadata = serializers.DictField(
         help_text="Any JSON object; llm.chat needs messages: [{role, content}]; "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -19,7 +20,7 @@ from assistant.llm import LLMError
 
 from .conf import event_queue, events_setting, max_retries
 from .cron import CronError, next_cron_run, parse_cron, parse_timezone
-from .exceptions import EventHandlerError, ScheduleError, TransientEventError
+from .exceptions import EventHandlerError, ScheduleError, ScheduleLimitReached, TransientEventError
 from .models import Event as EventRow
 from .models import Schedule
 from .registry import HandlerRegistry, site
@@ -29,11 +30,32 @@ logger = logging.getLogger(__name__)
 Status = EventRow.Status
 
 
-def event_validate(*, event: Event, registry: HandlerRegistry | None = None) -> Event:
+def _refuse_reserved(event: Event, handlers: HandlerRegistry) -> None:
+    """Refuse an event a client sends with a type or a source of the system's own
+    events (``HandlerRegistry.reserved_types``, ``reserved_sources``): only the
+    system's code publishes those, through ``system_event_publish``."""
+    reserved = handlers.reserved_types()
+    if event.type in reserved:
+        raise EventValidationError(
+            "type", f"{event.type} events are published by the system only ({reserved[event.type]})."
+        )
+    source = event.source.strip().casefold()
+    if any(source == name.casefold() for name in handlers.reserved_sources()):
+        raise EventValidationError(
+            "source", f"{event.source.strip()!r} is the source of the system's own events; use another."
+        )
+
+
+def event_validate(*, event: Event, registry: HandlerRegistry | None = None, system: bool = False) -> Event:
     """``event`` as its type's dataclass, checked by it and by the handler of its type
-    (see ``HandlerRegistry.register``). Raises ``EventValidationError`` naming the field."""
+    (see ``HandlerRegistry.register``). Unless ``system`` (the system's own code
+    publishing it), the system's types and sources are refused. Raises
+    ``EventValidationError`` naming the field."""
+    handlers = registry or site
     typed = event_from_dict(event.to_dict())
-    handler = (registry or site).get(typed.type)
+    if not system:
+        _refuse_reserved(typed, handlers)
+    handler = handlers.get(typed.type)
     if handler is not None:
         handler.validate(typed)
     return typed
@@ -41,10 +63,22 @@ def event_validate(*, event: Event, registry: HandlerRegistry | None = None) -> 
 
 def event_publish(*, event: Event, user, schedule=None) -> EventRow:
     """Store ``event`` as ``user``'s (status queued) and route it once the transaction
-    that stored it commits. ``event.userID`` must be the user's username; ``schedule``
-    is the schedule publishing it, if any. An event its type or its handler refuses
-    raises ``EventValidationError`` and is not stored."""
-    event_validate(event=event)
+    that stored it commits: what a client sends (the API, a schedule, the dashboard,
+    ``send_event``). ``event.userID`` must be the user's username; ``schedule`` is the
+    schedule publishing it, if any. An event its type or its handler refuses, or with a
+    type or source of the system's own events, raises ``EventValidationError`` and is
+    not stored."""
+    return _publish(event=event, user=user, schedule=schedule, system=False)
+
+
+def system_event_publish(*, event: Event, user) -> EventRow:
+    """As ``event_publish``, for the system's own code (a handler's answer, such as
+    ChatResponder's ``llm.chat.response``): the system's types and sources are allowed."""
+    return _publish(event=event, user=user, schedule=None, system=True)
+
+
+def _publish(*, event: Event, user, schedule, system: bool) -> EventRow:
+    event_validate(event=event, system=system)
     if event.userID != user.get_username():
         raise ValueError(f"The event's userID {event.userID!r} is not {user.get_username()!r}.")
     with transaction.atomic():
@@ -204,7 +238,10 @@ def schedule_create(
 ) -> Schedule:
     """Schedule ``event`` for ``user``: once at ``run_at`` (in the future), or at every
     time the five-field ``cron`` names in timezone ``tz``. Stored with its
-    django-celery-beat periodic task. Raises ``ScheduleError`` naming the bad input."""
+    django-celery-beat periodic task. Raises ``ScheduleError`` naming the bad input, and
+    ``ScheduleLimitReached`` when the user already has ``EVENTS["MAX_ACTIVE_SCHEDULES"]``
+    active schedules (counted under a lock on the user, so concurrent creates can't
+    pass the cap)."""
     now = now or timezone.now()
     if (run_at is None) == (cron is None):
         raise ScheduleError("non_field_errors", "Give either timestamp (once) or cron (repeating), not both.")
@@ -229,6 +266,7 @@ def schedule_create(
         cron, tz = " ".join(fields.values()), zone
         next_run = next_cron_run(cron, tz, after=now)
     with transaction.atomic():
+        _check_schedule_limit(user)
         schedule = Schedule.objects.create(
             user=user,
             event=data,
@@ -252,6 +290,20 @@ def schedule_create(
         )
         schedule.save(update_fields=["periodic_task"])
     return schedule
+
+
+def _check_schedule_limit(user) -> None:
+    """Within the transaction that creates a schedule: lock the user's row (so that
+    their creates take turns) and refuse one past the cap."""
+    limit = events_setting("MAX_ACTIVE_SCHEDULES")
+    if limit is None:
+        return
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    if Schedule.objects.filter(user=user, status=Schedule.Status.ACTIVE).count() >= limit:
+        raise ScheduleLimitReached(
+            f"You may have at most {limit} active schedules; cancel one (DELETE /api/schedule/{{id}}) "
+            "before adding another."
+        )
 
 
 def schedule_fire(*, schedule_id, now=None) -> EventRow | None:

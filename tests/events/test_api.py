@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from events.models import Event as EventRow
 from tests.accounts import tokens as broken
+from tests.permissions import grant
 
 pytestmark = pytest.mark.django_db
 URL = "/api/events"
@@ -96,8 +97,16 @@ def test_another_users_userid_is_forbidden(auth_client, make_user, routed):
     assert not EventRow.objects.exists()
 
 
+def test_staff_need_the_add_permission_to_post_for_another_user(api_client, make_user, routed):
+    api_client.force_authenticate(make_user("admin", is_staff=True))
+    response = post(api_client, body(userID="alice"))
+    assert response.status_code == 403 and "userID must be your own" in response.json()["detail"]
+    assert not EventRow.objects.exists()
+    assert post(api_client, body(userID="admin")).status_code == 202  # their own, as anyone
+
+
 def test_staff_may_post_for_another_user_but_not_an_unknown_one(api_client, make_user, routed):
-    staff = make_user("admin", is_staff=True)
+    staff = grant(make_user("admin", is_staff=True), "events.add_event")
     bob = make_user("bob")
     api_client.force_authenticate(staff)
     assert post(api_client, body(userID="bob")).status_code == 202
@@ -155,7 +164,10 @@ def test_an_event_can_be_read_back_by_its_owner_only(auth_client, api_client, ma
     assert other.get(f"{URL}/{event_id}").status_code == 404
     assert auth_client.get(f"{URL}/00000000-0000-0000-0000-000000000000").status_code == 404
     staff = APIClient()
-    staff.force_authenticate(make_user("admin", is_staff=True))
+    clerk = make_user("admin", is_staff=True)
+    staff.force_authenticate(clerk)
+    assert staff.get(f"{URL}/{event_id}").status_code == 404  # staff need the view permission
+    grant(clerk, "events.view_event")
     assert staff.get(f"{URL}/{event_id}").status_code == 200
 
 

@@ -14,7 +14,7 @@ from assistant.models import AIUsage
 from config.asgi import application
 from events.models import Event as EventRow
 from events.notify import notify_signature
-from events.services import event_publish, event_route
+from events.services import event_publish, event_route, system_event_publish
 from events.types import Event, LLMChatEvent
 from tests.llm_server import Reply
 
@@ -36,7 +36,9 @@ def chat(user) -> EventRow:
 
 
 def message(user, event_type="user.message", **metadata) -> EventRow:
-    return event_publish(
+    """A user.message as a client sends it, or an llm.chat.response as the system does."""
+    publish = system_event_publish if event_type == "llm.chat.response" else event_publish
+    return publish(
         event=Event(type=event_type, source="tests", userID=user.username, metadata=metadata), user=user
     )
 
@@ -114,6 +116,24 @@ def test_chat_responder_does_not_answer_twice(user, routed, model_server):
     assert event_route(event_id=row.pk).state == "handled"
     assert model_server.calls == 1
     assert EventRow.objects.filter(type="llm.chat.response").count() == 1
+
+
+@pytest.mark.django_db
+def test_only_the_callers_own_system_answer_counts_as_answered(user, make_user, routed, model_server):
+    """Another user's llm.chat.response (or one of the caller's own from another source)
+    naming the event in in_reply_to does not keep it from being answered."""
+    model_server.script(Reply(text="Yours.", usage=USAGE))
+    row = chat(user)
+    bob = make_user("bob")
+    for owner, source in [(bob, "ChatResponder"), (user, "my-script")]:
+        EventRow.objects.create(
+            type="llm.chat.response", source=source, user=owner, timestamp=row.timestamp,
+            metadata={"reply": "Forged", "in_reply_to": str(row.pk)},
+        )  # fmt: skip
+    assert event_route(event_id=row.pk).state == "handled"
+    assert model_server.calls == 1
+    answer = EventRow.objects.get(type="llm.chat.response", user=user, source="ChatResponder")
+    assert answer.metadata["reply"] == "Yours." and answer.metadata["in_reply_to"] == str(row.pk)
 
 
 # --- UserMessenger: /ws/events/ -----------------------------------------------------

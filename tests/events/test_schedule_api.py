@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from events.models import Schedule
 from tests.accounts import tokens as broken
+from tests.permissions import grant
 
 pytestmark = pytest.mark.django_db
 URL = "/api/schedule"
@@ -127,11 +128,32 @@ def test_another_users_userid_is_a_403(auth_client, make_user):
     assert response.status_code == 403 and not Schedule.objects.exists()
 
 
-def test_staff_may_schedule_for_another_user(api_client, make_user):
+def test_staff_may_schedule_for_another_user_with_the_add_permission(api_client, make_user):
     staff, bob = make_user("root", is_staff=True), make_user("bob")
     api_client.force_authenticate(staff)
+    assert post(api_client, {"event": an_event(userID="bob"), "timestamp": soon()}).status_code == 403
+    assert not Schedule.objects.exists()
+    grant(staff, "events.add_schedule")
     response = post(api_client, {"event": an_event(userID="bob"), "timestamp": soon()})
     assert response.status_code == 201 and Schedule.objects.get().user == bob
+
+
+def test_staff_read_and_cancel_others_schedules_with_the_view_and_change_permissions(
+    auth_client, api_client, make_user
+):
+    schedule_id = post(auth_client, {"event": an_event(), "timestamp": soon()}).json()["id"]
+    staff = make_user("root", is_staff=True)
+    api_client.force_authenticate(staff)
+    assert api_client.get(f"{URL}/{schedule_id}").status_code == 404
+    assert api_client.delete(f"{URL}/{schedule_id}").status_code == 404
+    grant(staff, "events.view_schedule")
+    assert api_client.get(f"{URL}/{schedule_id}").status_code == 200
+    refused = api_client.delete(f"{URL}/{schedule_id}")
+    assert refused.status_code == 403 and refused.json()["error"] == "permission_denied"
+    assert Schedule.objects.get(pk=schedule_id).status == "active"
+    grant(staff, "events.change_schedule")
+    assert api_client.delete(f"{URL}/{schedule_id}").status_code == 204
+    assert Schedule.objects.get(pk=schedule_id).status == "cancelled"
 
 
 @pytest.mark.parametrize("auth", [None, "expired", "garbage"])
@@ -230,3 +252,32 @@ def test_a_scheduled_worker_task_fires(auth_client, user):
     row = services.schedule_fire(schedule_id=response.json()["id"], now=timezone.now() + timedelta(seconds=2))
     task = WorkerTask.objects.get(pk=row.pk)
     assert (task.agent, task.input, task.user) == ("usage_report", {"days": 3}, user)
+
+
+# The cap on active schedules ---------------------------------------------------------
+
+
+def test_active_schedules_are_capped_per_user_with_a_429_that_stores_nothing(
+    auth_client, api_client, user, make_user, settings
+):
+    settings.EVENTS = {**settings.EVENTS, "MAX_ACTIVE_SCHEDULES": 2}
+    first, _ = (post(auth_client, {"event": an_event(), "cron": "*/5 * * * *"}).json() for _ in range(2))
+    tasks = PeriodicTask.objects.count()
+    for data in ({"event": an_event(), "cron": "0 * * * *"}, {"event": an_event(), "timestamp": soon()}):
+        response = post(auth_client, data)
+        assert response.status_code == 429, response.content
+        body = response.json()
+        assert body["error"] == "schedule_limit" and "at most 2 active schedules" in body["detail"]
+    assert Schedule.objects.count() == 2 and PeriodicTask.objects.count() == tasks
+
+    # Others have their own count; staff scheduling for alice count against hers.
+    bob = APIClient()
+    bob.force_authenticate(make_user("bob"))
+    assert post(bob, {"event": an_event(userID="bob"), "timestamp": soon()}).status_code == 201
+    api_client.force_authenticate(make_user("root", is_staff=True, is_superuser=True))
+    assert post(api_client, {"event": an_event(), "timestamp": soon()}).status_code == 429
+
+    # A cancelled (or done) schedule frees its place.
+    assert auth_client.delete(f"{URL}/{first['id']}").status_code == 204
+    assert post(auth_client, {"event": an_event(), "timestamp": soon()}).status_code == 201
+    assert Schedule.objects.filter(user=user, status="active").count() == 2

@@ -13,7 +13,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Periodic
 
 from events import services
 from events.cron import CronError, next_cron_run, parse_cron
-from events.exceptions import ScheduleError
+from events.exceptions import ScheduleError, ScheduleLimitReached
 from events.models import Event as EventRow
 from events.models import Schedule
 from events.types import Event
@@ -31,6 +31,26 @@ def nothing_stored() -> bool:
 def an_event(user, **changes) -> Event:
     fields = {"source": "tests", "type": "user.message", "userID": user.username, "metadata": {"text": "hi"}}
     return Event(**{**fields, **changes})
+
+
+def at_once(call, threads: int = 8) -> list:
+    """What ``call`` returned in each of ``threads`` threads started at the same moment,
+    each on a database connection of its own."""
+    barrier, results = threading.Barrier(threads), []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(call())
+        finally:
+            connection.close()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return results
 
 
 # Cron ---------------------------------------------------------------------------
@@ -219,20 +239,7 @@ def test_concurrent_firings_of_one_slot_publish_once(user, published):
     at = timezone.now() - timedelta(seconds=1)
     schedule = Schedule.objects.create(user=user, event=an_event(user).to_dict(), kind="once", run_at=at,
                                        next_run_at=at)  # fmt: skip
-    barrier, results = threading.Barrier(8), []
-
-    def fire():
-        barrier.wait()
-        try:
-            results.append(services.schedule_fire(schedule_id=schedule.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=fire) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda: services.schedule_fire(schedule_id=schedule.pk))
     assert sum(row is not None for row in results) == 1
     assert EventRow.objects.filter(schedule=schedule).count() == 1
 
@@ -431,3 +438,21 @@ def test_beat_also_fires_due_schedules_as_a_safety_net(settings):
     entries = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert entries["events.tasks.fire_due_schedules"] <= 60
     assert entries["events.tasks.sweep_events"] <= 60
+
+
+@pytest.mark.services  # SQLite serialises writers; the race needs PostgreSQL
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_cannot_pass_the_cap(user, settings):
+    settings.EVENTS = {**settings.EVENTS, "MAX_ACTIVE_SCHEDULES": 3}
+
+    def create() -> str:
+        try:
+            services.schedule_create(user=user, event=an_event(user), cron="*/5 * * * *")
+        except ScheduleLimitReached:
+            return "refused"
+        return "created"
+
+    outcomes = at_once(create)
+    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
+    assert Schedule.objects.filter(user=user, status="active").count() == 3
+    assert PeriodicTask.objects.filter(name__startswith="event schedule").count() == 3
