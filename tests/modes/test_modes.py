@@ -64,7 +64,7 @@ def test_default_input_disabled_reasons(user, settings, enqueued):
     assert "finish its reply" in Plain().chat_input_disabled({"session": session, "user": user})
     ChatMessage.objects.filter(session=session).update(status="success")
     assert Plain().chat_input_disabled({"session": session, "user": user}) is None
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 1}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 1}
     services.usage_record(user=user, usage={"total_tokens": 5})
     assert Plain().chat_input_disabled({"user": user}) == "AI usage limit reached. Please try again later."
     settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = "http://127.0.0.1:9/v1", None
@@ -116,11 +116,18 @@ def test_yaml_is_found_validated_and_explained():
 
 def test_applying_creates_then_updates_the_workflow_and_jobs():
     project = f.project()
-    workflow = workflow_yaml.apply(project=project, source=VALID)
-    assert workflow.name == "Patient sync" and workflow.spec == VALID
+    changes = workflow_yaml.apply(project=project, source=VALID)
+    workflow = changes.workflow
+    assert changes.created and changes.added == ["Fetch patients", "Load patients"]
+    assert workflow.name == "Patient sync" and workflow_yaml.validate(workflow.spec) == []
     assert set(workflow.jobs.values_list("name", flat=True)) == {"Fetch patients", "Load patients"}
-    again = workflow_yaml.apply(project=project, source=VALID.replace("/patients", "/people"))
-    assert again.pk == workflow.pk
+    with pytest.raises(workflow_yaml.ApplyConflict):  # a new workflow never takes over an old one
+        workflow_yaml.apply(project=project, source=VALID)
+    again = workflow_yaml.apply(
+        project=project, source=VALID.replace("/patients", "/people"), workflow=workflow
+    )
+    assert again.workflow.pk == workflow.pk and not again.created
+    assert (again.updated, again.unchanged) == (["Fetch patients"], ["Load patients"])
     assert Job.objects.get(workflow=workflow, name="Fetch patients").code == "get('/people');"
     with pytest.raises(ValueError):
         workflow_yaml.apply(project=project, source="name: x\n")
@@ -150,7 +157,7 @@ def test_the_template_loop_corrects_itself_and_applies(user, enqueued, model_ser
     fixed = second.reply
     assert fixed.code == VALID and fixed.meta["validation_errors"] == []
 
-    workflow = workflow_yaml.apply(project=project, source=fixed.code)
+    workflow = workflow_yaml.apply(project=project, source=fixed.code).workflow
     services.session_associate_workflow(session=session, workflow=workflow)
     session.refresh_from_db()
     assert session.workflow == workflow and workflow.jobs.count() == 2
