@@ -33,9 +33,10 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 CELERY_WORKER_POOL = "threads"
 CELERY_WORKER_CONCURRENCY = cfg.CELERY_WORKER_CONCURRENCY
 CELERY_BEAT_SCHEDULE = {
+    # Messages whose worker died are retaken within STUCK_AFTER + this of its last beat.
     "assistant-sweep-stuck-messages": {
         "task": "assistant.tasks.sweep_stuck_messages",
-        "schedule": 60.0,
+        "schedule": cfg.AI_SWEEP_INTERVAL,
     },
     "events-sweep": {
         "task": "events.tasks.sweep_events",

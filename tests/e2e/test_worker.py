@@ -5,10 +5,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from assistant import realtime, services
 from assistant.models import ChatMessage
@@ -26,6 +28,11 @@ class Worker:
         self.env, self.log_path, self.process = env, log_path, None
 
     def start(self):
+        self.spawn()
+        self._wait_for(self.ready, "the worker did not start")
+        return self
+
+    def spawn(self):
         self.log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
@@ -33,8 +40,10 @@ class Worker:
              "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self._wait_for(lambda: " ready." in self.output(), "the worker did not start")
         return self
+
+    def ready(self) -> bool:
+        return " ready." in self.output()
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -171,3 +180,98 @@ def test_a_retried_message_is_processed_again(user, model_server, worker):
     services.message_retry(message=message)
     message = wait_for_status(message, {Status.SUCCESS})
     assert message.reply.content == "Now it works."
+
+
+def test_under_chaos_every_question_is_answered_once_and_orphans_are_retaken_in_seconds(
+    user, model_server, worker_env, tmp_path
+):
+    """A model silent for longer than AI_STUCK_AFTER is not a dead worker (one call,
+    one usage row each). Then the worker is SIGKILLed 3 s after each start and
+    restarted, and the product's database connections are terminated every 2 s: every
+    question still gets exactly one reply, and the whole drains in seconds, because
+    orphans are retaken soon after their worker died (beat's sweep, sent every second
+    here, is the only rescue)."""
+    from assistant.models import AIUsage
+    from assistant.tasks import sweep_stuck_messages
+
+    env = {
+        **worker_env,
+        # The worker's connections carry a name, so that only they are terminated.
+        "DATABASE_URL": worker_env["DATABASE_URL"] + "?application_name=chaos-worker",
+        "AI_HEARTBEAT_INTERVAL": "0.5",
+        "AI_STUCK_AFTER": "2",
+        "AI_PENDING_AFTER": "2",
+        "AI_SWEEP_INTERVAL": "1",
+    }
+    answer = [f"word{i} " for i in range(10)]
+    model_server.default = Reply(chunks=answer, chunk_delay=0.1)
+    model_server.script(*[Reply(text="Thought it over.", delay=3.5)] * 2)
+    logs = (tmp_path / f"worker-{n}.log" for n in range(1000))
+
+    def answered(ids):
+        return ChatMessage.objects.filter(pk__in=ids, status=Status.SUCCESS).count()
+
+    worker = Worker(env, next(logs)).start()
+    try:
+        # 1. Silent for 3.5 s with STUCK_AFTER 2 s and the sweeper running.
+        silent = [f.first_message(f.job_session(user=user)).pk for _ in range(2)]
+        deadline = time.monotonic() + 30
+        while answered(silent) < 2:
+            assert time.monotonic() < deadline, worker.output()
+            sweep_stuck_messages.delay()
+            time.sleep(0.5)
+        assert model_server.calls == 2, "a silent model was taken for a dead worker"
+        assert AIUsage.objects.count() == 2
+
+        # 2. Chaos: terminations on a clock of their own, kills 3 s after each start.
+        stop, terminations = threading.Event(), []
+
+        def terminate_every_two_seconds():
+            try:
+                while not stop.wait(2):
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
+                            " datname = current_database() AND application_name = 'chaos-worker'"
+                        )
+                        terminations.append(cursor.fetchone()[0])
+            finally:
+                connection.close()
+
+        terminator = threading.Thread(target=terminate_every_two_seconds)
+        started = time.monotonic()
+        terminator.start()
+        questions, kills, ready_at, next_sweep = [], 0, time.monotonic(), 0.0
+        try:
+            for _ in range(8):
+                questions += [f.first_message(f.job_session(user=user)).pk for _ in range(5)]
+                time.sleep(0.3)
+            while answered(questions) < len(questions) and time.monotonic() < started + 90:
+                now = time.monotonic()
+                if now >= next_sweep:
+                    sweep_stuck_messages.delay()
+                    next_sweep = now + 1
+                if ready_at is None and worker.ready():
+                    ready_at = now
+                elif ready_at is not None and now - ready_at >= 3:
+                    worker.kill()
+                    worker.stop()
+                    kills += 1
+                    worker, ready_at = Worker(env, next(logs)).spawn(), None
+                assert worker.process.poll() is None, worker.output()
+                time.sleep(0.1)
+            drained_in = time.monotonic() - started
+        finally:
+            stop.set()
+            terminator.join()
+    finally:
+        worker.stop()
+
+    failed = ChatMessage.objects.filter(pk__in=questions).exclude(status=Status.SUCCESS)
+    assert not failed.exists(), [(m.status, m.error, m.attempts) for m in failed]
+    replies = ChatMessage.objects.filter(reply_to__in=questions)
+    assert replies.count() == len(questions)
+    assert set(replies.values_list("content", flat=True)) == {"".join(answer)}
+    assert AIUsage.objects.filter(message__reply_to__in=questions).count() == len(questions)
+    assert kills >= 2 and sum(n > 0 for n in terminations) >= 2, (kills, terminations)
+    assert drained_in < 60, f"{len(questions)} questions took {drained_in:.0f} s with {kills} kills"

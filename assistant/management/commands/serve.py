@@ -1,4 +1,3 @@
-import shlex
 import sys
 
 from django.conf import settings
@@ -9,7 +8,8 @@ class Command(BaseCommand):
     help = (
         "Serve the product. With no broker configured (the embedded default) this is the "
         "ASGI web server alone; with REDIS_URL or CELERY_BROKER_URL set it also starts a "
-        "Celery worker and Celery beat, prefixes their logs, and stops them all on Ctrl-C."
+        "Celery worker and Celery beat. It prefixes their logs, restarts one that dies (see "
+        "assistant.supervisor), and stops them all on Ctrl-C or SIGTERM."
     )
 
     def add_arguments(self, parser):
@@ -30,6 +30,12 @@ class Command(BaseCommand):
             "--lifespan",
             "off",
         ]
+        # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise;
+        # only the configured proxies may set them (as accounts.clients does for Django).
+        if settings.TRUSTED_PROXIES:
+            web += ["--proxy-headers", "--forwarded-allow-ips", ",".join(settings.TRUSTED_PROXIES)]
+        else:
+            web.append("--no-proxy-headers")
         if settings.TASKS_IN_PROCESS:
             return {"web": web}
         return {
@@ -39,12 +45,9 @@ class Command(BaseCommand):
         }
 
     def handle(self, *args, host, port, **options):
-        from honcho.manager import Manager
+        from assistant.supervisor import Supervisor
 
-        manager = Manager()
-        for name, command in self.processes(host, port).items():
-            manager.add_process(name, shlex.join(command))
+        supervisor = Supervisor(self.processes(host, port))
         self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl-C stops it)")
         self.stdout.flush()
-        manager.loop()
-        sys.exit(manager.returncode)
+        sys.exit(supervisor.run())
