@@ -4,14 +4,30 @@ from django.db.models import Count
 
 from . import services
 from .exceptions import Conflict
-from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, Job, Project, Run, Workflow
+from .models import (
+    AIUsage,
+    ChatMessage,
+    ChatSession,
+    Disclaimer,
+    Job,
+    Project,
+    ProjectMembership,
+    Run,
+    Workflow,
+)
+
+
+class ProjectMembershipInline(admin.TabularInline):
+    model = ProjectMembership
+    extra = 0
+    raw_id_fields = ("user",)
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at")
     search_fields = ("name",)
-    filter_horizontal = ("members",)
+    inlines = [ProjectMembershipInline]
 
 
 @admin.register(Workflow)
@@ -101,11 +117,11 @@ class ChatMessageAdmin(admin.ModelAdmin):
         if refused:
             self.message_user(request, f"{refused} message(s) could not be {verb.lower()}.", messages.WARNING)
 
-    @admin.action(description="Retry the selected failed or cancelled messages")
+    @admin.action(description="Retry the selected failed or cancelled messages", permissions=["change"])
     def retry_messages(self, request, queryset):
         self._apply(request, queryset, services.message_retry, "Retried")
 
-    @admin.action(description="Cancel the selected pending or processing messages")
+    @admin.action(description="Cancel the selected pending or processing messages", permissions=["change"])
     def cancel_messages(self, request, queryset):
         self._apply(request, queryset, services.message_cancel, "Cancelled")
 
@@ -125,12 +141,19 @@ class DisclaimerAdmin(admin.ModelAdmin):
     readonly_fields = ("is_active",)
     actions = ["activate"]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not self.has_change_permission(request):
+            # Activating one deactivates the current one: a change, offered with that permission.
+            form.base_fields.pop("activate", None)
+        return form
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("activate"):
+        if form.cleaned_data.get("activate") and self.has_change_permission(request):
             services.disclaimer_activate(disclaimer=obj)
 
-    @admin.action(description="Make the selected disclaimer the active one")
+    @admin.action(description="Make the selected disclaimer the active one", permissions=["change"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one disclaimer.", messages.WARNING)

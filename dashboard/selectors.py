@@ -47,8 +47,14 @@ def _ms(start: datetime | None, end: datetime | None) -> int | None:
 
 
 def handled_event_types() -> list[dict[str, str]]:
-    """The event types a handler is registered for, with its name, by type."""
-    return [{"type": kind, "handler": handler.name} for kind, handler in sorted(event_handlers.all().items())]
+    """The event types a handler is registered for that clients may post (not the
+    system's own), with the handler's name, by type."""
+    reserved = event_handlers.reserved_types()
+    return [
+        {"type": kind, "handler": handler.name}
+        for kind, handler in sorted(event_handlers.all().items())
+        if kind not in reserved
+    ]
 
 
 # --- Events -------------------------------------------------------------------------
@@ -285,7 +291,9 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the page shows, read at one moment."""
+def dashboard_snapshot(*, now: datetime | None = None, sections: list[str] | None = None) -> dict[str, Any]:
+    """What the page shows, read at one moment: every section, or those named in
+    ``sections`` (the ones the reader may see; the others are not read)."""
     now = now or timezone.now()
-    return {"generated_at": now.isoformat(), **{name: section(now=now) for name, section in SECTIONS.items()}}
+    wanted = SECTIONS if sections is None else [name for name in SECTIONS if name in sections]
+    return {"generated_at": now.isoformat(), **{name: SECTIONS[name](now=now) for name in wanted}}

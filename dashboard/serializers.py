@@ -10,11 +10,13 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from events.conf import events_setting
+from events.services import event_validate
 from events.types import EventValidationError, event_from_dict
 
 
 class EventFormSerializer(serializers.Serializer):
-    """``{"type", "source", "userID", "metadata"}`` as the form sends them:
+    """``{"type", "source", "userID", "metadata"}`` as the form sends them, checked as
+    ``POST /api/events`` checks an event (the system's own types and sources refused):
     ``metadata`` is the JSON text of an object (empty for ``{}``) and ``userID``
     defaults to the staff member sending it. Valid data is ``{"event", "owner"}``."""
 
@@ -62,14 +64,16 @@ class EventFormSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         owner = attrs["userID"]
         try:
-            event = event_from_dict(
-                {
-                    "timestamp": timezone.now(),
-                    "source": attrs["source"],
-                    "type": attrs["type"],
-                    "userID": owner.get_username(),
-                    "metadata": attrs["metadata"],
-                }
+            event = event_validate(
+                event=event_from_dict(
+                    {
+                        "timestamp": timezone.now(),
+                        "source": attrs["source"],
+                        "type": attrs["type"],
+                        "userID": owner.get_username(),
+                        "metadata": attrs["metadata"],
+                    }
+                )
             )
         except EventValidationError as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from None

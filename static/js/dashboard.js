@@ -30,6 +30,8 @@
     cancel: (id) => root.dataset.cancelUrl.replace(ZERO_ID, encodeURIComponent(id)),
     login: root.dataset.loginUrl,
   };
+  // The actions this staff member has the permissions of (the server checks them too).
+  const can = { retry: root.dataset.canRetry === "true", cancel: root.dataset.canCancel === "true" };
 
   // --- Requests -------------------------------------------------------------------
 
@@ -217,7 +219,7 @@
       { text: m.content, className: "preview" },
       { text: m.error, className: "error-text" },
       { text: m.attempts, className: "attempts" },
-      { build: retryButton(m) },
+      ...(can.retry ? [{ build: retryButton(m) }] : []),
     ]);
     $("failed-empty").hidden = section.failed.length > 0;
   }
@@ -252,7 +254,7 @@
       scheduleWhen(s),
       { text: when(s.last_run), className: "time", title: s.last_run },
       { text: s.run_count, className: "runs" },
-      { build: cancelButton(s) },
+      ...(can.cancel ? [{ build: cancelButton(s) }] : []),
     ]);
     $("schedules-empty").hidden = section.active.length > 0;
     syncRows($("finished-schedules-table").tBodies[0], section.finished, (s) => [
@@ -348,7 +350,8 @@
     $("tasks-empty").hidden = section.recent.length > 0;
   }
 
-  /* One renderer per section of the snapshot, by the section's name. */
+  /* One renderer per section of the snapshot, by the section's name; the snapshot has
+   * (and the page shows) only the sections the staff member may see. */
   const SECTIONS = {
     events: renderEvents,
     messages: renderMessages,
@@ -504,6 +507,6 @@
     refresh();
   }
 
-  $("event-form").addEventListener("submit", submitEvent);
+  if ($("event-form")) $("event-form").addEventListener("submit", submitEvent);
   refresh();
 })();

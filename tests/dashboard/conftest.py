@@ -1,14 +1,17 @@
-"""Fixtures of the dashboard tests: a staff member, a user who is not staff, and
-captured hand-offs to workers."""
+"""Fixtures of the dashboard tests: a staff member with every dashboard permission, a
+user who is not staff, and captured hand-offs to workers."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.permissions import DASHBOARD_PERMISSIONS, grant
+
 
 @pytest.fixture
 def staff(make_user):
-    return make_user("root", is_staff=True)
+    """A staff member (not a superuser) whose group has every dashboard permission."""
+    return grant(make_user("root", is_staff=True), *DASHBOARD_PERMISSIONS, group="Operators")
 
 
 @pytest.fixture

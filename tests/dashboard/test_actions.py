@@ -100,6 +100,29 @@ def test_a_bad_field_is_a_400_naming_it_and_nothing_is_stored(staff_client, rout
     assert not EventRow.objects.exists() and routed == []
 
 
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"type": "llm.chat.response", "metadata": '{"reply": "Forged", "in_reply_to": "x"}'}, "type"),
+        ({"source": "ChatResponder"}, "source"),
+        ({"source": "agentrunner"}, "source"),
+        ({"type": "worker.task", "metadata": '{"agent": "no_such_agent"}'}, "metadata.agent"),
+    ],
+)
+def test_the_systems_types_and_sources_and_what_a_handler_refuses_are_a_400(
+    staff_client, routed, changes, field
+):
+    response = submit(staff_client, form(**changes))
+    assert response.status_code == 400, response.content
+    assert list(response.json()["detail"]) == [field]
+    assert not EventRow.objects.exists() and routed == []
+
+
+def test_the_form_does_not_suggest_the_systems_types(staff_client):
+    html = staff_client.get("/dashboard/").content.decode()
+    assert 'value="user.message"' in html and 'value="llm.chat.response"' not in html
+
+
 def test_the_bad_fields_of_the_form_are_named_at_once(staff_client, routed):
     response = submit(staff_client, form(type="", source="", userID="nobody", metadata="{"))
     assert response.status_code == 400
