@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -14,9 +14,10 @@ from accounts.serializers import StrictCharField
 from modes import workflow_yaml
 from modes.registry import NotRegistered, site
 
-from . import selectors, services
-from .exceptions import AssistantNotConfigured, Conflict
-from .models import ChatMessage, ChatSession, Job, Project, Run, Workflow
+from . import dispatch, idempotency, selectors, services
+from .access import Access, message_for, session_access, session_for
+from .exceptions import AssistantNotConfigured, Conflict, QueueUnavailable
+from .models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
 from .serializers import ChatMessageSerializer, ChatSessionDetailSerializer, ChatSessionSerializer
 
 
@@ -58,18 +59,13 @@ def _mode(mode_id):
 
 
 def _session_for(request, session_id, *, change: bool = False) -> ChatSession:
-    """The session if the user may see it (404 otherwise) and change it (403)."""
-    session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=session_id)
-    if change and session.user_id != request.user.pk and not request.user.is_staff:
-        raise exceptions.PermissionDenied("Only the owner of this session can change it.")
-    return session
+    """The session if the user may see it now (404 otherwise) and change it (403)."""
+    return session_for(user=request.user, session_id=session_id, need=Access.WRITE if change else Access.READ)
 
 
 def _message_for(request, message_id) -> ChatMessage:
-    messages = ChatMessage.objects.select_related("session")
-    if not request.user.is_staff:
-        messages = messages.filter(session__user=request.user)
-    return get_object_or_404(messages, pk=message_id)
+    """A message of a session the user may change now (404 or 403)."""
+    return message_for(user=request.user, message_id=message_id, need=Access.WRITE)
 
 
 class ModeSerializer(serializers.Serializer):
@@ -198,13 +194,19 @@ class SessionsView(APIView):
         params.is_valid(raise_exception=True)
         return Response(_page(selectors.session_search(user=request.user, **params.validated_data)))
 
-    @extend_schema(request=SessionCreateSerializer, responses={201: ChatSessionDetailSerializer})
+    @extend_schema(
+        request=SessionCreateSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={201: ChatSessionDetailSerializer, **idempotency.RESPONSES},
+    )
+    @idempotency.creating
     def post(self, request):
         data = SessionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         mode = _mode(values.pop("mode"))
         _require_configured()
+        services.disclaimer_check(user=request.user)
         content, meta = values.pop("content"), values.pop("meta", None)
         params = {k: v for k, v in values.items() if v is not None}
         _member_objects(request.user, params)
@@ -253,8 +255,8 @@ class SessionDetailView(APIView):
 
 
 def _input_disabled(user, session: ChatSession) -> str | None:
-    if session.user_id != user.pk and not user.is_staff:
-        return "This session is read-only: only its owner can send messages."
+    if session_access(user=user, session=session) < Access.WRITE:
+        return "This session is read-only for you: you can't send messages in it."
     try:
         mode = site.get(session.mode)
     except NotRegistered:
@@ -268,13 +270,19 @@ class MessageCreateSerializer(serializers.Serializer):
 
 
 class SessionMessagesView(APIView):
-    @extend_schema(request=MessageCreateSerializer, responses={202: ChatMessageSerializer})
+    @extend_schema(
+        request=MessageCreateSerializer,
+        parameters=[idempotency.PARAMETER],
+        responses={202: ChatMessageSerializer, **idempotency.RESPONSES},
+    )
+    @idempotency.creating
     def post(self, request, session_id):
         session = _session_for(request, session_id, change=True)
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         mode = _mode(session.mode)
         _require_configured()
+        services.disclaimer_check(user=request.user)
         message = mode.save_message(
             session=session,
             user=request.user,
@@ -284,29 +292,99 @@ class SessionMessagesView(APIView):
         return Response(ChatMessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
 
+class ApplyRequestSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Report what applying would change, and change nothing."
+    )
+    message = serializers.UUIDField(
+        required=False, help_text="The reply whose template to apply; the session's last one by default."
+    )
+
+
+class AppliedWorkflowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="Null in a dry run that would create it.")
+    name = serializers.CharField()
+    created = serializers.BooleanField()
+    renamed_from = serializers.CharField(allow_null=True)
+    spec_changed = serializers.BooleanField()
+
+
+class AppliedJobsSerializer(serializers.Serializer):
+    added = serializers.ListField(child=serializers.CharField())
+    updated = serializers.ListField(child=serializers.CharField())
+    removed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+
+
+class ApplyChangesSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    workflow = AppliedWorkflowSerializer()
+    jobs = AppliedJobsSerializer(help_text="Job names; jobs are matched by name.")
+    removed_history = inline_serializer(
+        "RemovedHistory", {"runs": serializers.IntegerField(), "conversations": serializers.IntegerField()}
+    )
+    summary = serializers.CharField()
+
+
+class SessionAppliedSerializer(ChatSessionSerializer):
+    changes = ApplyChangesSerializer(read_only=True)
+
+    class Meta(ChatSessionSerializer.Meta):
+        fields = [*ChatSessionSerializer.Meta.fields, "changes"]
+        read_only_fields = fields
+
+
 class SessionApplyView(APIView):
-    @extend_schema(request=None, responses={200: ChatSessionSerializer, 409: None})
+    @extend_schema(
+        request=ApplyRequestSerializer,
+        responses={200: SessionAppliedSerializer, 409: None},
+        summary="Apply a workflow template of the session (or, with dry_run, report what it would change)",
+    )
     def post(self, request, session_id):
         session = _session_for(request, session_id, change=True)
+        data = ApplyRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dry_run, chosen = data.validated_data["dry_run"], data.validated_data.get("message")
         if session.project_id is None:
             raise Conflict("This session has no project to apply a template to.")
-        last = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at").first()
-        if last is None:
-            raise Conflict("The session has no workflow template yet.")
-        errors = (last.meta or {}).get("validation_errors") or workflow_yaml.validate(last.code)
-        if errors:
-            raise Conflict("The last template is invalid: " + " ".join(errors))
-        workflow = workflow_yaml.apply(project=session.project, source=last.code, workflow=session.workflow)
-        services.session_associate_workflow(session=session, workflow=workflow)
-        return Response(ChatSessionSerializer(session).data)
+        templates = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at")
+        if chosen is not None:
+            last = templates.filter(pk=chosen).first()
+            if last is None:
+                raise exceptions.ValidationError(
+                    {"message": ["No workflow template of this session has that id."]}
+                )
+        else:
+            last = templates.first()
+            if last is None:
+                raise Conflict("The session has no workflow template yet.")
+        try:
+            with transaction.atomic():
+                changes = workflow_yaml.apply(
+                    project=session.project, source=last.code, workflow=session.workflow, dry_run=dry_run
+                )
+                if not dry_run:
+                    services.session_associate_workflow(session=session, workflow=changes.workflow)
+        except workflow_yaml.TemplateError as exc:
+            raise Conflict("The template is invalid: " + " ".join(exc.errors)) from None
+        except workflow_yaml.ApplyConflict as exc:
+            raise Conflict(str(exc)) from None
+        session.changes = changes.as_dict()
+        return Response(SessionAppliedSerializer(session).data)
 
 
 class MessageRetryView(APIView):
     @extend_schema(request=None, responses={200: ChatMessageSerializer})
     def post(self, request, message_id):
         _require_configured()
-        message = services.message_retry(message=_message_for(request, message_id))
-        return Response(ChatMessageSerializer(message).data)
+        message = _message_for(request, message_id)
+        services.disclaimer_check(user=request.user)
+        with dispatch.tracking_unqueued() as unqueued:
+            message = services.message_retry(message=message)
+        data = ChatMessageSerializer(message).data
+        if unqueued:
+            raise QueueUnavailable(result=data)
+        return Response(data)
 
 
 class MessageCancelView(APIView):
@@ -391,8 +469,11 @@ class _MemberObjects(generics.ListCreateAPIView):
         parent = serializer.validated_data.get(self.parent_field) if self.parent_field else None
         if parent is not None:
             project = parent if isinstance(parent, Project) else parent.project
-            if not project.members.filter(pk=self.request.user.pk).exists():
+            role = selectors.project_role(user=self.request.user, project_id=project.pk)
+            if role is None:
                 raise exceptions.ValidationError({self.parent_field: ["Not one of your projects."]})
+            if role not in ProjectMembership.WRITE_ROLES:
+                raise exceptions.PermissionDenied("Your role in this project can't add to it.")
         serializer.save()
 
 
@@ -401,7 +482,7 @@ class ProjectsView(_MemberObjects):
 
     def perform_create(self, serializer):
         project = serializer.save()
-        project.members.add(self.request.user)
+        project.memberships.create(user=self.request.user, role=ProjectMembership.Role.OWNER)
 
 
 class WorkflowsView(_MemberObjects):

@@ -19,12 +19,21 @@ DEFAULTS: dict[str, Any] = {
     # Deliveries of one message (retries and redeliveries after a worker died) before
     # it is failed as interrupted.
     "MAX_ATTEMPTS": 6,
-    # A processing message whose worker has not touched it for this long is stuck.
-    "STUCK_AFTER": 120.0,
-    # A pending message nobody picked up for this long is requeued.
-    "PENDING_AFTER": 300.0,
-    # Seconds between the worker's heartbeats while a reply streams.
-    "HEARTBEAT_INTERVAL": 5.0,
+    # Seconds between the heartbeats of a worker process: one UPDATE for every message
+    # it is answering, whether or not the model is sending anything.
+    "HEARTBEAT_INTERVAL": 2.0,
+    # A processing message whose worker has not beaten for this long is stuck (five
+    # missed beats). Last beat + STUCK_AFTER + SWEEP_INTERVAL: a dead worker's
+    # message is retaken within 15 s.
+    "STUCK_AFTER": 10.0,
+    # A pending message still waiting this long after its try was due (its task died
+    # with a worker, or a delayed retry was lost) is requeued; a message that waits this
+    # long in a busy queue gets a second delivery, which does nothing.
+    "PENDING_AFTER": 20.0,
+    # Seconds before a run whose database connection broke is tried again, and how many
+    # times in a row; after that the sweeper takes over.
+    "RECONNECT_DELAY": 1.0,
+    "MAX_RECONNECTS": 10,
     # Seconds between checks for a cancel while a reply streams.
     "CANCEL_CHECK_INTERVAL": 0.2,
     # Seconds between saves of the answer streamed so far (the question's ``partial``).
@@ -34,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "TOOLS_ENABLED": True,
     "MAX_TOOL_ROUNDS": 5,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
-    "SWEEP_INTERVAL": 60.0,
+    "SWEEP_INTERVAL": 5.0,
     # Token quotas per period ("day" or "month"); None means unlimited.
     "USER_TOKEN_LIMIT": None,
     "PROJECT_TOKEN_LIMIT": None,
@@ -43,6 +52,22 @@ DEFAULTS: dict[str, Any] = {
     "IN_PROCESS_WORKERS": 32,
     # What `manage.py cleanup` keeps, in days.
     "RETENTION_DAYS": 90,
+    # Open websockets and event streams decide their access again at least this often
+    # (seconds), besides at once when a session's visibility or its project's members change.
+    "STREAM_RECHECK_INTERVAL": 60.0,
+    # Answers in progress (questions pending or processing) one user may have, in all
+    # and in one session; one more is refused with 429 until one finishes.
+    "MAX_IN_FLIGHT_PER_USER": 5,
+    "MAX_IN_FLIGHT_PER_SESSION": 1,
+    # A session's meta and a message's options: at most this many bytes of JSON, nested
+    # at most this deep.
+    "MAX_META_BYTES": 16_384,
+    "MAX_META_DEPTH": 8,
+    # Asking needs the active disclaimer accepted in the last 24 hours (on the API and the
+    # socket, not only on the page).
+    "REQUIRE_DISCLAIMER": True,
+    # How long an Idempotency-Key's answer is kept (seconds).
+    "IDEMPOTENCY_TTL": 24 * 3600,
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .models import Job, Project, Run, Workflow
+from .models import Job, Project, ProjectMembership, Run, Workflow
 
 DEMO_USERNAME = "demo"
 
@@ -71,7 +71,7 @@ def demo_data_ensure() -> DemoData:
     project = Project.objects.filter(name="Demo project", members=user).first()
     if project is None:
         project = Project.objects.create(name="Demo project")
-        project.members.add(user)
+        project.members.add(user, through_defaults={"role": ProjectMembership.Role.OWNER})
     workflow, _ = Workflow.objects.get_or_create(
         project=project, name="Demo workflow", defaults={"spec": DEMO_WORKFLOW}
     )

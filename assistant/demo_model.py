@@ -26,12 +26,12 @@ INTRO = "This is the offline demo model: no AI service is configured, so this an
 WORKFLOW_YAML = """\
 name: {name}
 jobs:
-  fetch-data:
+  Fetch-data:
     name: Fetch data
     adaptor: "@openfn/language-http@latest"
     body: |
       get('https://example.org/api/items');
-  send-data:
+  Send-data:
     name: Send data
     adaptor: "@openfn/language-common@latest"
     body: |
@@ -39,12 +39,18 @@ jobs:
 triggers:
   webhook:
     type: webhook
+    enabled: true
 edges:
-  - source_trigger: webhook
-    target_job: fetch-data
-  - source_job: fetch-data
-    target_job: send-data
-    condition: on_job_success
+  webhook->Fetch-data:
+    source_trigger: webhook
+    target_job: Fetch-data
+    condition_type: always
+    enabled: true
+  Fetch-data->Send-data:
+    source_job: Fetch-data
+    target_job: Send-data
+    condition_type: on_job_success
+    enabled: true
 """
 
 

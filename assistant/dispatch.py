@@ -3,12 +3,14 @@ pool of this process (the embedded default). Both run ``processing.message_proce
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -28,14 +30,66 @@ def backoff(retries_done: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def enqueue_message(message_id, *, countdown: float = 0, retries_done: int = 0) -> None:
-    """Start processing ``message_id``. Call it after the commit that made it pending."""
+def reconnect_delay() -> float:
+    """Seconds before a run whose database connection broke is tried again: about
+    RECONNECT_DELAY, with jitter, so that runs cut off together do not return together."""
+    return assistant_settings.RECONNECT_DELAY * random.uniform(0.5, 1.5)
+
+
+#: Message ids the broker did not take during a ``tracking_unqueued`` block.
+_unqueued: ContextVar[list[str] | None] = ContextVar("unqueued", default=None)
+
+
+@contextlib.contextmanager
+def tracking_unqueued() -> Iterator[list[str]]:
+    """Collect the ids of the messages the broker refused inside the block (for the API
+    to answer 503 while the messages stay saved)."""
+    token = _unqueued.set([])
+    try:
+        yield _unqueued.get()
+    finally:
+        _unqueued.reset(token)
+
+
+def enqueue_message(message_id, *, countdown: float = 0, retries_done: int = 0) -> bool:
+    """Start processing ``message_id``. Call it after the commit that made it pending.
+    False when the broker could not be reached: the message stays pending, marked for
+    the sweeper to hand on as soon as the broker is back (nothing is lost)."""
     if settings.TASKS_IN_PROCESS:
         _pool().submit(_run_in_process, str(message_id), countdown, retries_done)
-        return
+        return True
+    from kombu.exceptions import OperationalError
+
     from .tasks import process_message
 
-    process_message.apply_async(args=[str(message_id)], countdown=countdown or None, retries=retries_done)
+    try:
+        process_message.apply_async(args=[str(message_id)], countdown=countdown or None, retries=retries_done)
+    except (OperationalError, OSError) as exc:
+        logger.warning(
+            "The broker did not take message %s (%s); the sweeper hands it on later", message_id, exc
+        )
+        _mark_unqueued(message_id)
+        unqueued = _unqueued.get()
+        if unqueued is not None:
+            unqueued.append(str(message_id))
+        return False
+    return True
+
+
+def _mark_unqueued(message_id) -> None:
+    """Make the pending message due for the next sweep (its ``due_at`` is past the
+    sweeper's PENDING_AFTER already), rather than a lost task's wait."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import ChatMessage
+
+    due = timezone.now() - timedelta(seconds=assistant_settings.PENDING_AFTER + 1)
+    try:
+        ChatMessage.objects.filter(pk=message_id, status=ChatMessage.Status.PENDING).update(due_at=due)
+    except Exception:  # noqa: BLE001  (the periodic sweep still finds it, later)
+        logger.warning("Could not mark message %s for the sweeper", message_id, exc_info=True)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -92,7 +146,10 @@ def _run_logged(function: Callable[..., Any], args: tuple) -> Any:
 def run_with_retries(step: Callable[[int], Any], *, countdown: float, retries_done: int) -> None:
     """The in-process stand-in for a task that retries itself: after ``countdown``
     seconds run ``step(retries_done)``; while its outcome asks for a retry
-    (``retry_in``), wait that long and run it again."""
+    (``retry_in``), wait that long and run it again. An ``interrupted`` outcome (the
+    database connection broke) is tried again without counting as a retry, at most
+    MAX_RECONNECTS times in a row; then the sweeper takes over."""
+    reconnects = 0
     while True:
         if countdown:
             time.sleep(countdown)
@@ -100,7 +157,13 @@ def run_with_retries(step: Callable[[int], Any], *, countdown: float, retries_do
         outcome = step(retries_done)
         if outcome.retry_in is None:
             return
-        countdown, retries_done = outcome.retry_in, retries_done + 1
+        if outcome.state == "interrupted":
+            reconnects += 1
+            if reconnects > assistant_settings.MAX_RECONNECTS:
+                return
+        else:
+            retries_done, reconnects = retries_done + 1, 0
+        countdown = outcome.retry_in
 
 
 def _run_in_process(message_id: str, countdown: float, retries_done: int) -> None:

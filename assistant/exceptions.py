@@ -20,6 +20,32 @@ class AssistantNotConfigured(ServiceUnavailable):
     default_code = "not_configured"
 
 
+class TooManyInFlight(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Wait for the answer in progress before asking again."
+    default_code = "too_many_in_flight"
+
+
+class DisclaimerRequired(exceptions.PermissionDenied):
+    default_detail = "Accept the current disclaimer before asking the assistant (POST /api/disclaimer/)."
+    default_code = "disclaimer_required"
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The work was saved but could not be handed to a worker: it is answered once the
+    queue is back (the sweeper hands it on). ``result`` is what the request created."""
+
+    default_detail = (
+        "The assistant's work queue is unavailable. Your message is saved and will be answered "
+        "when the queue is back."
+    )
+    default_code = "queue_unavailable"
+
+    def __init__(self, result=None) -> None:
+        super().__init__()
+        self.result = result
+
+
 class InvalidStatus(ValueError):
     """A message status that is not one of the five."""
 
@@ -27,6 +53,9 @@ class InvalidStatus(ValueError):
 __all__ = [
     "AssistantNotConfigured",
     "Conflict",
+    "DisclaimerRequired",
+    "QueueUnavailable",
+    "TooManyInFlight",
     "INTERRUPTED_TEXT",
     "InvalidStatus",
     "USAGE_LIMIT_TEXT",

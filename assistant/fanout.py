@@ -68,7 +68,10 @@ class SessionFanout:
         async with self._lock:
             if self._channel is None:
                 self._channel = await layer.new_channel()
-                self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._refresh())]
+                self._tasks = [
+                    asyncio.create_task(self._read(self._channel)),
+                    asyncio.create_task(self._refresh(self._channel)),
+                ]
             listeners = self._listeners.setdefault(session_id, set())
             if not listeners:
                 await layer.group_add(realtime.session_group(session_id), self._channel)
@@ -99,11 +102,12 @@ class SessionFanout:
     def listeners(self, session_id: str) -> int:
         return len(self._listeners.get(session_id, ()))
 
-    async def _read(self) -> None:
+    async def _read(self, channel: str) -> None:
+        """Hand the wake-ups of ``channel`` (this subscription's) to the listeners."""
         layer = get_channel_layer()
         while True:
             try:
-                message = await layer.receive(self._channel)
+                message = await layer.receive(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001  (a layer outage: listeners catch up later)
@@ -116,13 +120,13 @@ class SessionFanout:
             for inbox in list(self._listeners.get(str(events[0].get("session_id")), ())):
                 inbox.wake(events)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, channel: str) -> None:
         layer = get_channel_layer()
         while True:
             await asyncio.sleep(REFRESH_INTERVAL)
             for session_id in list(self._listeners):
                 try:
-                    await layer.group_add(realtime.session_group(session_id), self._channel)
+                    await layer.group_add(realtime.session_group(session_id), channel)
                 except Exception:  # noqa: BLE001
                     logger.warning("Could not renew the group of session %s", session_id, exc_info=True)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import openai
 from django.conf import settings
+from django.db import DatabaseError, InterfaceError
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +175,8 @@ def stream_chat(
                         finish_reason = choice.finish_reason
                 if should_stop is not None and should_stop():
                     raise Cancelled
-    except Cancelled:
-        raise
+    except (Cancelled, DatabaseError, InterfaceError):
+        raise  # a callback's database trouble is not the model's failure
     except Exception as exc:  # noqa: BLE001  (every failure becomes an LLMError)
         raise as_llm_error(exc) from exc
     if finish_reason is None:

@@ -9,7 +9,9 @@ from django.db import models
 
 class Project(models.Model):
     name = models.CharField(max_length=255)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -18,6 +20,43 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProjectRole(models.TextChoices):
+    """What a member may do in a project (the roles of Lightning's projects)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    EDITOR = "editor"
+    #: Reads the project and its public conversations; can't ask, apply or retry.
+    VIEWER = "viewer"
+
+
+class ProjectMembership(models.Model):
+    """A user's membership of a project, with their role."""
+
+    Role = ProjectRole
+    #: The roles that may ask the assistant, apply templates and retry answers.
+    WRITE_ROLES = frozenset({ProjectRole.OWNER, ProjectRole.ADMIN, ProjectRole.EDITOR})
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    role = models.CharField(max_length=16, choices=ProjectRole.choices, default=ProjectRole.EDITOR)
+
+    class Meta:
+        # The table Django made for the plain many-to-many field these rows came from.
+        db_table = "assistant_project_members"
+        unique_together = [("project", "user")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=ProjectRole.values), name="membership_role_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
 
 
 class Workflow(models.Model):
@@ -166,12 +205,18 @@ class ChatMessage(models.Model):
         related_name="reply",
         help_text="The user message this assistant message answers.",
     )
-    #: Processing attempts since the message was last queued by a person.
+    #: Processing attempts since the message was last queued by a person: every claim
+    #: adds one, and the claiming run's writes are conditional on its number.
     attempts = models.PositiveSmallIntegerField(default=0)
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)
-    #: Touched by the worker while it streams; a stale one means the worker died.
+    #: Touched by the worker's process every few seconds while it answers (whether or
+    #: not the model is sending anything); a stale one means the worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    #: When a pending message's next try is due (a retry after a backoff); empty: when
+    #: it was queued (``updated_at``). The sweeper requeues a pending message that is
+    #: still waiting well after this, whose task died with its worker.
+    due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     #: When the status last changed.
     updated_at = models.DateTimeField(auto_now=True)
@@ -269,3 +314,22 @@ class AIUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.total_tokens} tokens by {self.user}"
+
+
+class IdempotencyKey(models.Model):
+    """The stored answer to a creating POST sent with an ``Idempotency-Key`` header, so a
+    retried request gets the first answer and creates nothing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    #: SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.key} of {self.user_id}"

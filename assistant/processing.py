@@ -1,25 +1,37 @@
 """The path of one user message through the model, shared by Celery and the
-embedded thread pool, and the sweeper that rescues messages whose worker died."""
+embedded thread pool, and the sweeper that rescues messages whose worker died.
+
+A run holds its message by a ``Lease``: the attempt number its claim gave the message
+(each claim adds one) and the claim's time. Every write the run makes is conditional
+on it, so a run whose message was retaken by a newer attempt changes nothing. One
+``Heartbeat`` thread per process beats every message the process holds, whether or not
+the model is sending anything, so a silent model is not taken for a dead worker.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
+import operator
+import os
+import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import llm, realtime, services
+from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
-from .dispatch import backoff, enqueue_message
+from .dispatch import backoff, enqueue_message, reconnect_delay
 from .exceptions import INTERRUPTED_TEXT, USAGE_LIMIT_TEXT
 from .models import ChatMessage, ChatSession
 from .serializers import message_data
@@ -31,16 +43,126 @@ EMPTY_ANSWER_TEXT = "The assistant returned an empty answer. Please try again."
 MODE_UNAVAILABLE_TEXT = "This assistant mode is not available any more."
 
 
+#: What a broken or refused database connection raises.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # skipped, success, error, cancelled, retry
+    # skipped, success, error, cancelled, superseded (a newer attempt took the message),
+    # retry (a transient model error), interrupted (the database connection broke)
+    state: str
     retry_in: float | None = None
+
+
+# --- A run's lease and the process's heartbeat -----------------------------------
+
+
+@dataclass(eq=False)
+class Lease:
+    """A run's hold on the message it claimed: the attempt number and time of its
+    claim. ``lost`` once the message is no longer the run's (a newer attempt took it,
+    it was cancelled, or the sweeper requeued it): the run then stops at once."""
+
+    message_id: Any
+    session_id: Any
+    attempt: int
+    claimed_at: datetime | None
+    lost: bool = False
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> Lease:
+        return cls(message.pk, message.session_id, message.attempts, message.processing_started_at)
+
+    def fence(self) -> Q:
+        return Q(pk=self.message_id, attempts=self.attempt, processing_started_at=self.claimed_at)
+
+    def rows(self) -> QuerySet:
+        """The message, while this run still holds it: every write of the run goes
+        through this."""
+        return ChatMessage.objects.filter(self.fence(), status=Status.PROCESSING)
+
+
+class Heartbeat:
+    """One thread per process beats, every HEARTBEAT_INTERVAL, every message the
+    process is answering, in one UPDATE conditional on each lease, and marks lost the
+    leases whose message moved on."""
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid: int | None = None
+
+    def hold(self, lease: Lease) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (or a forked child)
+                self._pid, self._leases = os.getpid(), set()
+                threading.Thread(target=self._run, name="assistant-heartbeat", daemon=True).start()
+            self._leases.add(lease)
+        self._wake.set()  # the thread re-reads the interval
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def beat(self, leases: list[Lease]) -> None:
+        """Beat ``leases`` in one UPDATE; when some did not match, one SELECT finds
+        whose message moved on. A message this connection can't see is left to its
+        run's own writes."""
+        if not leases:
+            return
+        held = functools.reduce(operator.or_, (lease.fence() for lease in leases))
+        beaten = ChatMessage.objects.filter(held, status=Status.PROCESSING).update(
+            heartbeat_at=timezone.now()
+        )
+        if beaten == len(leases):
+            return
+        now_held = {
+            pk: (status, attempts, started)
+            for pk, status, attempts, started in ChatMessage.objects.filter(
+                pk__in={lease.message_id for lease in leases}
+            ).values_list("pk", "status", "attempts", "processing_started_at")
+        }
+        for lease in leases:
+            row = now_held.get(lease.message_id)
+            if row is not None and row != (Status.PROCESSING, lease.attempt, lease.claimed_at):
+                lease.lost = True
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            self._wake.wait(max(0.0, last + assistant_settings.HEARTBEAT_INTERVAL - time.monotonic()))
+            self._wake.clear()
+            if time.monotonic() < last + assistant_settings.HEARTBEAT_INTERVAL:
+                continue
+            last = time.monotonic()
+            with self._lock:
+                leases = list(self._leases)
+            for tries_left in (2, 1, 0):  # a connection the database dropped: at once with another
+                try:
+                    self.beat(leases)
+                    break
+                except Exception:
+                    if not tries_left:
+                        logger.warning("The heartbeat of %d message(s) failed", len(leases), exc_info=True)
+                finally:
+                    connection.close()
+
+
+heartbeat = Heartbeat()
+#: The lease of the run on this thread, for ``_one_attempt`` to give up.
+_current = threading.local()
+
+
+# --- One attempt --------------------------------------------------------------------
 
 
 def message_claim(*, message_id) -> ChatMessage | None:
     """Take the message for processing (pending -> processing) atomically, or take
     over one whose worker stopped beating. None when another worker has it or it is
-    no longer waiting: a duplicate delivery does nothing."""
+    no longer waiting: a duplicate delivery does nothing. The claim adds one to the
+    message's ``attempts``; the message comes back with its ``lease``."""
     now = timezone.now()
     stale = now - timedelta(seconds=assistant_settings.STUCK_AFTER)
     claimed = (
@@ -51,6 +173,7 @@ def message_claim(*, message_id) -> ChatMessage | None:
             processing_started_at=now,
             processing_completed_at=None,
             heartbeat_at=now,
+            due_at=None,
             partial="",
             attempts=F("attempts") + 1,
             updated_at=now,
@@ -58,10 +181,12 @@ def message_claim(*, message_id) -> ChatMessage | None:
     )
     if not claimed:
         return None
-    return ChatMessage.objects.select_related(
+    message = ChatMessage.objects.select_related(
         "user", "session", "session__user", "session__job__workflow__project", "session__project",
         "session__workflow",
     ).get(pk=message_id)  # fmt: skip
+    message.lease = _current.lease = Lease.of(message)
+    return message
 
 
 def _publish_status(message: ChatMessage, status: str, error: str = "") -> None:
@@ -70,9 +195,11 @@ def _publish_status(message: ChatMessage, status: str, error: str = "") -> None:
     )
 
 
-def message_fail(*, message: ChatMessage, error: str, from_status: str = Status.PROCESSING) -> bool:
-    """Mark the message failed with a readable ``error`` unless it moved on meanwhile."""
-    failed = ChatMessage.objects.filter(pk=message.pk, status=from_status).update(
+def message_fail(*, message: ChatMessage, error: str, rows: QuerySet | None = None) -> bool:
+    """Mark the message failed with a readable ``error`` if it is still as the caller
+    saw it: ``rows``, by default the message while the caller's lease holds it."""
+    rows = message.lease.rows() if rows is None else rows
+    failed = rows.update(
         status=Status.ERROR, error=error, processing_completed_at=timezone.now(), updated_at=timezone.now()
     )
     if failed:
@@ -82,24 +209,33 @@ def message_fail(*, message: ChatMessage, error: str, from_status: str = Status.
 
 
 class _Watcher:
-    """``should_stop`` for the stream: true once the message was cancelled. Checks the
-    cancel flag every CANCEL_CHECK_INTERVAL, beats every HEARTBEAT_INTERVAL, and saves
-    the answer streamed so far (``add``) as the message's ``partial`` every
-    PARTIAL_SAVE_INTERVAL when it grew. Each save is one conditional UPDATE, which is
-    also a beat; the connection is given back after it."""
+    """``should_stop`` for the stream: true once the message was cancelled or is no
+    longer the run's. Holds the run's lease in the process's heartbeat, checks the
+    cancel flag every CANCEL_CHECK_INTERVAL, and saves the answer streamed so far
+    (``add``) as the message's ``partial`` every PARTIAL_SAVE_INTERVAL when it grew.
+    Each save is one UPDATE conditional on the lease (also a beat); the connection is
+    given back after it. A save the database refuses is skipped: the next one carries
+    the text, and the heartbeat keeps the message held meanwhile."""
 
-    def __init__(self, message_id) -> None:
+    def __init__(self, lease: Lease) -> None:
         now = time.monotonic()
-        self.message_id = message_id
+        self.lease = lease
+        heartbeat.hold(lease)
         self.next_check = 0.0
-        self.next_beat = now + assistant_settings.HEARTBEAT_INTERVAL
         self.next_save = now + assistant_settings.PARTIAL_SAVE_INTERVAL
         self._parts: list[str] = []
         self._length = 0
         self._saved_length = 0
 
+    def held(self) -> None:
+        """Raise ``llm.Cancelled`` once the message is no longer the run's: nothing
+        more is published."""
+        if self.lease.lost:
+            raise llm.Cancelled
+
     def add(self, delta: str) -> None:
         """Note a streamed piece of the answer."""
+        self.held()
         self._parts.append(delta)
         self._length += len(delta)
 
@@ -109,26 +245,82 @@ class _Watcher:
         return text[: services.ASSISTANT_MAX_LENGTH]
 
     def __call__(self) -> bool:
+        if self.lease.lost:
+            return True
         now = time.monotonic()
         if now >= self.next_check:
             self.next_check = now + assistant_settings.CANCEL_CHECK_INTERVAL
-            if cache.get(services.cancel_key(self.message_id)):
+            if cache.get(services.cancel_key(self.lease.message_id)):
                 return True
-        changes: dict = {}
         if now >= self.next_save:
             self.next_save = now + assistant_settings.PARTIAL_SAVE_INTERVAL
             length = min(self._length, services.ASSISTANT_MAX_LENGTH)
             if length != self._saved_length:
-                changes["partial"] = self._partial()
-                self._saved_length = length
-        if changes or now >= self.next_beat:
-            self.next_beat = now + assistant_settings.HEARTBEAT_INTERVAL
-            changes["heartbeat_at"] = timezone.now()
-            alive = ChatMessage.objects.filter(pk=self.message_id, status=Status.PROCESSING).update(**changes)
-            services.db_connection_release()
-            if not alive:
-                return True
+                try:
+                    saved = self.lease.rows().update(partial=self._partial(), heartbeat_at=timezone.now())
+                except DATABASE_ERRORS as exc:
+                    logger.warning(
+                        "Message %s: saving the partial answer failed: %s", self.lease.message_id, exc
+                    )
+                    saved = None
+                finally:
+                    services.db_connection_release()
+                if saved == 0:
+                    self.lease.lost = True
+                    return True
+                if saved:
+                    self._saved_length = length
         return False
+
+
+def _stopped(message: ChatMessage) -> Outcome:
+    """Why a run stopped early: cancelled, or its message was taken over."""
+    if message.lease.lost and not cache.get(services.cancel_key(message.pk)):
+        return Outcome("superseded")
+    return Outcome("cancelled")
+
+
+def _one_attempt(process):
+    """Around ``message_process``: the run's lease is given up however the attempt
+    ends, and a broken database connection puts the message back (conditionally on the
+    lease) to be tried again after RECONNECT_DELAY, instead of failing it."""
+
+    @functools.wraps(process)
+    def attempt(*, message_id, retries_done: int = 0) -> Outcome:
+        _current.lease = None
+        try:
+            return process(message_id=message_id, retries_done=retries_done)
+        except DATABASE_ERRORS as exc:
+            return _interrupted(message_id, _current.lease, exc)
+        finally:
+            if _current.lease is not None:
+                heartbeat.release(_current.lease)
+            _current.lease = None
+
+    return attempt
+
+
+def _interrupted(message_id, lease: Lease | None, exc: Exception) -> Outcome:
+    services.db_connection_release()
+    delay = reconnect_delay()
+    logger.warning(
+        "Message %s: the database connection failed (%s); trying again in %.1fs", message_id, exc, delay
+    )
+    if lease is None or lease.lost:
+        return Outcome("interrupted", retry_in=delay)
+    now = timezone.now()
+    try:
+        released = lease.rows().update(
+            status=Status.PENDING, heartbeat_at=None, due_at=now + timedelta(seconds=delay), updated_at=now
+        )
+    except DATABASE_ERRORS:
+        services.db_connection_release()
+        released = 0  # still processing: the sweeper retakes it once the beats stop
+    if released:
+        realtime.publish(
+            lease.session_id, "message.status", message_id=str(message_id), status=Status.PENDING, error=""
+        )
+    return Outcome("interrupted", retry_in=delay)
 
 
 def _mode(session: ChatSession):
@@ -148,6 +340,7 @@ def _query_takes_on_tool(mode_class: type) -> bool:
     return any(p.name == "on_tool" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
+@_one_attempt
 def message_process(*, message_id, retries_done: int = 0) -> Outcome:
     """Process one user message: claim it, stream the model's answer as ``token``
     events, and save the reply; or schedule a retry, or fail it with a readable error."""
@@ -164,18 +357,25 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
 
     message_id = str(message.pk)
-    watcher = _Watcher(message.pk)
+    watcher = _Watcher(message.lease)
 
     def on_delta(delta: str) -> None:
         watcher.add(delta)
         realtime.publish(session.pk, "token", message_id=message_id, delta=delta)
 
     def on_tool(event_type: str, data: dict[str, Any]) -> None:
+        watcher.held()
         realtime.publish(session.pk, event_type, message_id=message_id, **data)
 
     mode = _mode(session)
     if mode is None:
         message_fail(message=message, error=MODE_UNAVAILABLE_TEXT)
+        return Outcome("error")
+    try:
+        # Access is decided again now: the prompt carries the object's current content.
+        check_still_writable(user=message.user, session=session)
+    except AccessRevoked as exc:
+        message_fail(message=message, error=str(exc))
         return Outcome("error")
     extra_arguments = {"on_tool": on_tool} if _query_takes_on_tool(type(mode)) else {}
     try:
@@ -183,7 +383,10 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
             session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments
         )
     except llm.Cancelled:
-        return Outcome("cancelled")
+        return _stopped(message)
+    except AccessRevoked as exc:
+        message_fail(message=message, error=str(exc))
+        return Outcome("error")
     except llm.LLMError as exc:
         if exc.transient and retries_done < assistant_settings.MAX_RETRIES:
             return _retry_later(message, exc, retries_done)
@@ -197,12 +400,14 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
 
 
 def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> Outcome:
-    requeued = ChatMessage.objects.filter(pk=message.pk, status=Status.PROCESSING).update(
-        status=Status.PENDING, heartbeat_at=None, updated_at=timezone.now()
+    delay = backoff(retries_done)
+    now = timezone.now()
+    requeued = message.lease.rows().update(
+        status=Status.PENDING, heartbeat_at=None, due_at=now + timedelta(seconds=delay), updated_at=now
     )
     if not requeued:
-        return Outcome("cancelled")
-    delay = backoff(retries_done)
+        message.lease.lost = True
+        return _stopped(message)
     logger.info("Message %s: %s; retrying in %.1fs", message.pk, exc.message, delay)
     _publish_status(message, Status.PENDING)
     return Outcome("retry", retry_in=delay)
@@ -210,17 +415,43 @@ def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> 
 
 def _complete(message: ChatMessage, result: llm.ChatResult, *, code=None, meta=None) -> Outcome:
     """Save the reply, mark the question answered and count the usage, in one
-    transaction; a message cancelled meanwhile gets no reply."""
+    transaction, if the run still holds the message. A connection the database drops
+    meanwhile is replaced and the save tried again: the answer is in hand, and asking
+    the model again would pay for it twice."""
+    for pause in (0.2, 1.0, None):
+        try:
+            return _save_reply(message, result, code=code, meta=meta)
+        except DATABASE_ERRORS as exc:
+            if pause is None:
+                raise
+            logger.warning("Message %s: saving the reply failed (%s); trying again", message.pk, exc)
+            services.db_connection_release()
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+#: Ends an answer cut at the longest a reply may be.
+CUT_NOTE = "\n\n[The answer was cut here: it was longer than a reply may be.]"
+
+
+def _fitted(result: llm.ChatResult) -> llm.ChatResult:
+    """The answer cut to ``ASSISTANT_MAX_LENGTH`` (with a note and ``finish_reason``
+    "length") when the model wrote more: saved, never left processing."""
+    limit = services.ASSISTANT_MAX_LENGTH
+    if len(result.content) <= limit:
+        return result
+    content = result.content[: limit - len(CUT_NOTE)] + CUT_NOTE
+    return dataclasses.replace(result, content=content, finish_reason="length")
+
+
+def _save_reply(message: ChatMessage, result: llm.ChatResult, *, code=None, meta=None) -> Outcome:
     now = timezone.now()
+    result = _fitted(result)
     with transaction.atomic():
-        locked = (
-            ChatMessage.objects.select_for_update()
-            .filter(pk=message.pk, status=Status.PROCESSING)
-            .only("id")
-            .first()
-        )
+        locked = message.lease.rows().select_for_update().only("id").first()
         if locked is None:
-            return Outcome("cancelled")
+            message.lease.lost = True
+            return _stopped(message)
         reply = services.message_save(
             session=message.session,
             role=Role.ASSISTANT,
@@ -260,28 +491,37 @@ class SweepAction:
     action: str  # "requeued" or "failed"
 
 
+def _overdue(*, stuck_before, pending_before) -> QuerySet:
+    """User messages whose worker is silent since ``stuck_before``, and pending ones
+    still waiting though their try was due before ``pending_before``."""
+    return (
+        ChatMessage.objects.filter(role=Role.USER)
+        .annotate(
+            last_beat=Coalesce("heartbeat_at", "processing_started_at", "updated_at"),
+            due=Coalesce("due_at", "updated_at"),
+        )
+        .filter(
+            Q(status=Status.PROCESSING, last_beat__lt=stuck_before)
+            | Q(status=Status.PENDING, due__lt=pending_before)
+        )
+    )
+
+
 def message_sweep(
     *, stuck_after: float | None = None, pending_after: float | None = None, dry_run: bool = False
 ) -> list[SweepAction]:
     """Requeue messages stuck in processing (their worker stopped beating) and pending
-    ones nobody picked up; fail those whose attempts ran out."""
+    ones nobody picked up after their try was due; fail those whose attempts ran out.
+    Each change is one UPDATE that checks again what the message was found for, so a
+    message that beat or was picked up since it was read is left alone."""
     now = timezone.now()
-    stuck_before = now - timedelta(
-        seconds=assistant_settings.STUCK_AFTER if stuck_after is None else stuck_after
+    overdue = _overdue(
+        stuck_before=now
+        - timedelta(seconds=assistant_settings.STUCK_AFTER if stuck_after is None else stuck_after),
+        pending_before=now
+        - timedelta(seconds=assistant_settings.PENDING_AFTER if pending_after is None else pending_after),
     )
-    pending_before = now - timedelta(
-        seconds=assistant_settings.PENDING_AFTER if pending_after is None else pending_after
-    )
-    candidates = (
-        ChatMessage.objects.filter(role=Role.USER)
-        .annotate(last_beat=Coalesce("heartbeat_at", "processing_started_at", "updated_at"))
-        .filter(
-            Q(status=Status.PROCESSING, last_beat__lt=stuck_before)
-            | Q(status=Status.PENDING, updated_at__lt=pending_before)
-        )
-        .only("id", "session_id", "status", "attempts")
-        .order_by("created_at")
-    )
+    candidates = overdue.only("id", "session_id", "status", "attempts").order_by("created_at")
     actions = []
     for message in candidates:
         found = "stuck" if message.status == Status.PROCESSING else "pending"
@@ -290,12 +530,11 @@ def message_sweep(
         actions.append(SweepAction(str(message.pk), str(message.session_id), found, action))
         if dry_run:
             continue
+        still = overdue.filter(pk=message.pk, status=message.status, attempts=message.attempts)
         if exhausted:
-            message_fail(message=message, error=INTERRUPTED_TEXT, from_status=message.status)
+            message_fail(message=message, error=INTERRUPTED_TEXT, rows=still)
             continue
-        moved = ChatMessage.objects.filter(pk=message.pk, status=message.status).update(
-            status=Status.PENDING, heartbeat_at=None, updated_at=now
-        )
+        moved = still.update(status=Status.PENDING, heartbeat_at=None, due_at=None, updated_at=now)
         if moved:
             if found == "stuck":
                 _publish_status(message, Status.PENDING)

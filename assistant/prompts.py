@@ -16,13 +16,20 @@ of operations for one system, for example "@openfn/language-http"). Answer conci
 show code in fenced blocks, and say so when you are not sure."""
 
 WORKFLOW_SYSTEM = """\
-You design workflows for a data integration platform. Answer with the complete workflow \
-as YAML in one ```yaml fenced block, then a short explanation. The YAML has `name`, \
-`jobs` (each key an id, each job with `name`, `adaptor` and optionally `body`), \
-`triggers` (each with `type`: webhook or cron, and `cron_expression` for cron) and \
-`edges` (each with `source_trigger` or `source_job`, `target_job`, and optionally \
-`condition`: always, on_job_success or on_job_failure). Edges may only connect steps \
-that exist."""
+You design workflows for a data integration platform (OpenFn). Answer with the complete \
+workflow as OpenFn workflow YAML in one ```yaml fenced block, then a short explanation. \
+The YAML has:
+- `name`: the workflow's name.
+- `jobs`: a mapping from each job's key (its name with hyphens, e.g. `Fetch-patients`) to \
+`name`, `adaptor` (e.g. "@openfn/language-http@latest") and `body` (the job's code).
+- `triggers`: a mapping from each trigger's key to `type` (webhook or cron), `enabled` \
+(true or false) and, for cron, `cron_expression` (five fields, e.g. "0 6 * * *").
+- `edges`: a mapping from `source->target` (e.g. `webhook->Fetch-patients`) to \
+`source_trigger` or `source_job` (a key above), `target_job`, `condition_type` (always, \
+on_job_success, on_job_failure, or js_expression with a `condition_expression` such as \
+"!state.errors" and a short `condition_label`) and `enabled` (true or false).
+Edges may only connect steps that exist; a trigger starts one job. Use no YAML anchors \
+or aliases."""
 
 #: The per-message switches of job context, and their defaults.
 JOB_CONTEXT_OPTIONS = {"code": True, "logs": False, "input": False, "output": False}

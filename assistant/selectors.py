@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import ChatMessage, ChatSession, Job, Project, Run, Workflow
+from .models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
@@ -186,13 +186,6 @@ def job_run_get(*, job_id: int, run_id: int | None = None) -> Run | None:
     return runs.order_by("-created_at", "-id").first()
 
 
-def sessions_visible_to(user) -> QuerySet[ChatSession]:
-    """Sessions a user may read: their own and public ones; staff read all."""
-    if user.is_staff:
-        return ChatSession.objects.all()
-    return ChatSession.objects.filter(Q(user=user) | Q(is_public=True))
-
-
 def session_search(
     *,
     user,
@@ -206,6 +199,8 @@ def session_search(
     limit: int = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """A page of the sessions the user may read, filtered; two queries."""
+    from .access import sessions_visible_to
+
     sessions = sessions_visible_to(user)
     if mode:
         sessions = sessions.filter(mode=mode)
@@ -223,4 +218,20 @@ def session_search(
 
 
 def projects_of(user) -> QuerySet[Project]:
-    return Project.objects.filter(members=user)
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_role(*, user, project_id) -> str | None:
+    """The user's role in the project (``ProjectMembership.Role``), or None."""
+    if project_id is None or user is None or not user.is_authenticated:
+        return None
+    return (
+        ProjectMembership.objects.filter(project_id=project_id, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def projects_writable_by(user) -> QuerySet[Project]:
+    """The projects in which the user may ask, apply and create (every role but viewer)."""
+    return Project.objects.filter(memberships__user=user, memberships__role__in=ProjectMembership.WRITE_ROLES)

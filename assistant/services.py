@@ -7,21 +7,23 @@ after the commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from rest_framework import exceptions
 
 from . import llm, realtime
 from .conf import assistant_settings
 from .dispatch import enqueue_message
-from .exceptions import Conflict, InvalidStatus, UsageLimitReached
+from .exceptions import Conflict, DisclaimerRequired, InvalidStatus, TooManyInFlight, UsageLimitReached
 from .models import (
     AIUsage,
     ChatMessage,
@@ -109,6 +111,8 @@ def session_create(
         raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
     if job is not None and project is None:
         project = job.workflow.project
+    if meta is not None:
+        check_json_limits(meta, field="meta")
     with transaction.atomic():
         session = ChatSession.objects.create(
             mode=mode,
@@ -168,6 +172,41 @@ def session_delete(*, session: ChatSession) -> None:
 # --- Messages ---------------------------------------------------------------------
 
 
+def check_json_limits(value: Any, *, field: str) -> None:
+    """``value`` (a session's meta, a message's options) is an object of at most
+    ``MAX_META_BYTES`` bytes of JSON, nested at most ``MAX_META_DEPTH`` levels deep;
+    ``ValidationError`` naming ``field`` otherwise. Walked without recursion."""
+    if not isinstance(value, dict):
+        raise exceptions.ValidationError({field: ["Give a JSON object."]})
+    max_bytes, max_depth = assistant_settings.MAX_META_BYTES, assistant_settings.MAX_META_DEPTH
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                raise exceptions.ValidationError({field: [f"Nest at most {max_depth} levels deep."]})
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    if len(json.dumps(value, ensure_ascii=False, default=str).encode()) > max_bytes:
+        raise exceptions.ValidationError({field: [f"Keep it under {max_bytes:,} bytes of JSON."]})
+
+
+def in_flight_check(*, user, session: ChatSession) -> None:
+    """Raise ``TooManyInFlight`` when the user already has ``MAX_IN_FLIGHT_PER_USER``
+    answers in progress, or the session ``MAX_IN_FLIGHT_PER_SESSION``. Call it inside the
+    transaction that queues the question: the user's row is locked, so concurrent sends
+    of one user are counted one after the other."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    counts = ChatMessage.objects.filter(
+        user=user, role=Role.USER, status__in=(Status.PENDING, Status.PROCESSING)
+    ).aggregate(mine=Count("pk"), here=Count("pk", filter=Q(session=session)))
+    if counts["here"] >= assistant_settings.MAX_IN_FLIGHT_PER_SESSION:
+        raise TooManyInFlight()
+    if counts["mine"] >= assistant_settings.MAX_IN_FLIGHT_PER_USER:
+        raise TooManyInFlight(
+            f"You have {counts['mine']} answers in progress; wait for one to finish before asking again."
+        )
+
+
 def _validate_content(role: str, content: Any) -> None:
     limit = ChatMessage.MAX_LENGTH if role == Role.USER else ASSISTANT_MAX_LENGTH
     if not isinstance(content, str) or not 1 <= len(content) <= limit:
@@ -205,6 +244,8 @@ def message_save(
     if role == Role.USER and status == Status.PENDING:
         usage_check(user=user, project=_project_of(session))
     with transaction.atomic():
+        if role == Role.USER and status == Status.PENDING:
+            in_flight_check(user=user, session=session)
         message = ChatMessage.objects.create(
             session=session,
             role=role,
@@ -232,6 +273,8 @@ def message_save(
 def message_send(*, session: ChatSession, user, content: str, options: dict | None = None) -> ChatMessage:
     """A user's new message in an existing session; its options (for instance
     ``{"logs": true}``) are kept on the message for the mode's query."""
+    if options:
+        check_json_limits(options, field="options")
     return message_save(
         session=session,
         role=Role.USER,
@@ -272,6 +315,7 @@ def message_retry(*, message: ChatMessage) -> ChatMessage:
         if locked.role != Role.USER or locked.status not in (Status.ERROR, Status.CANCELLED):
             raise Conflict("Only a failed or cancelled user message can be retried.")
         usage_check(user=locked.user, project=_project_of(locked.session))
+        in_flight_check(user=locked.user, session=locked.session)
         locked.status = Status.PENDING
         locked.error = locked.partial = ""
         locked.attempts = 0
@@ -328,6 +372,16 @@ def disclaimer_mark_read(*, user) -> DisclaimerAcceptance:
         user=user, disclaimer=disclaimer, defaults={"accepted_at": timezone.now()}
     )
     return acceptance
+
+
+def disclaimer_check(*, user) -> None:
+    """Raise ``DisclaimerRequired`` unless the user accepted the active disclaimer in the
+    last 24 hours (or ``REQUIRE_DISCLAIMER`` is off, or no disclaimer is active). The API
+    and the socket ask it before every question and retry."""
+    if not assistant_settings.REQUIRE_DISCLAIMER or not Disclaimer.objects.filter(is_active=True).exists():
+        return
+    if not disclaimer_read_recently(user=user):
+        raise DisclaimerRequired()
 
 
 def disclaimer_read_recently(*, user, now=None) -> bool:
@@ -498,6 +552,33 @@ def ai_query_workflow(
 
 
 def session_set_public(*, session: ChatSession, is_public: bool) -> ChatSession:
-    session.is_public = is_public
-    session.save(update_fields=["is_public", "updated_at"])
+    """Share the session with its project's members, or stop sharing it. Open streams
+    re-check their access before they send anything after this."""
+    with transaction.atomic():
+        session.is_public = is_public
+        session.save(update_fields=["is_public", "updated_at"])
+        session_access_changed(session_ids=[session.pk])
     return session
+
+
+def session_access_changed(*, session_ids) -> None:
+    """Tell the open streams of these sessions to decide their access again before they
+    send anything more: a ``session.access`` event in each session's log, after the
+    commit (so the re-check reads the change). Call it whenever who may see a session
+    changes (its visibility, its project's members or their roles)."""
+    ids = [str(pk) for pk in session_ids]
+
+    def announce() -> None:
+        for session_id in ids:
+            realtime.publish(session_id, "session.access")
+
+    if ids:
+        transaction.on_commit(announce)
+
+
+def project_sessions_access_changed(*, project_id) -> None:
+    """``session_access_changed`` for every session about the project or its jobs."""
+    from django.db.models import Q
+
+    ids = ChatSession.objects.filter(Q(project_id=project_id) | Q(job__workflow__project_id=project_id))
+    session_access_changed(session_ids=list(ids.values_list("pk", flat=True)))

@@ -2,16 +2,26 @@
 
 from celery import shared_task
 
+from .conf import assistant_settings
 from .processing import message_process, message_sweep
 
 
 @shared_task(bind=True, name="assistant.tasks.process_message", acks_late=True, reject_on_worker_lost=True)
-def process_message(self, message_id: str) -> str:
-    """Process one user message. Retries itself (with backoff) on transient model errors."""
-    outcome = message_process(message_id=message_id, retries_done=self.request.retries)
-    if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in, max_retries=None)
-    return outcome.state
+def process_message(self, message_id: str, retries_done: int | None = None, reconnects: int = 0) -> str:
+    """Process one user message. Retries itself with backoff on transient model errors,
+    and soon (not counted as a retry) when its database connection broke, at most
+    MAX_RECONNECTS times in a row; then the sweeper takes over."""
+    retries_done = self.request.retries if retries_done is None else retries_done
+    outcome = message_process(message_id=message_id, retries_done=retries_done)
+    if outcome.retry_in is None:
+        return outcome.state
+    if outcome.state == "interrupted":
+        if reconnects >= assistant_settings.MAX_RECONNECTS:
+            return outcome.state
+        kwargs = {"retries_done": retries_done, "reconnects": reconnects + 1}
+    else:
+        kwargs = {"retries_done": retries_done + 1}
+    raise self.retry(args=[message_id], kwargs=kwargs, countdown=outcome.retry_in, max_retries=None)
 
 
 @shared_task(name="assistant.tasks.sweep_stuck_messages")

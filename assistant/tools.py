@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import llm, services
+from .access import REVOKED_TEXT, AccessRevoked
 from .conf import assistant_settings
 from .models import ChatMessage, ChatSession
 
@@ -56,6 +57,13 @@ class ToolContext:
 
     session: ChatSession
     message: ChatMessage
+
+    def check_access(self) -> None:
+        """Raise ``access.AccessRevoked`` unless the asker may still use the session:
+        every call is decided anew, since a call may come minutes into an answer."""
+        from .access import check_still_writable
+
+        check_still_writable(user=self.message.user, session=self.session)
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ def _run_one(
     if on_tool is not None:
         on_tool("tool.start", {"call_id": call_id, "name": name, "arguments": shown})
     try:
+        context.check_access()
         tool = tools.get(name)
         if tool is None:
             known = ", ".join(sorted(tools)) or "none"
@@ -153,6 +162,10 @@ def _run_one(
         arguments = check_arguments(tool, raw)
         text = _truncate(_as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
         run = ToolRun(call_id, name, True, text)
+    except AccessRevoked:
+        if on_tool is not None:
+            on_tool("tool.end", {"call_id": call_id, "name": name, "ok": False, "error": REVOKED_TEXT})
+        raise
     except ToolError as exc:
         run = ToolRun(call_id, name, False, str(exc) or FAILED_TEXT)
     except Exception:  # noqa: BLE001  (a broken tool must not stop the answer)

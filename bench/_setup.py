@@ -56,13 +56,18 @@ def _create_database() -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
-    process = subprocess.Popen(
+def spawn_worker(env: dict[str, str], concurrency: int, *, log: Path = LOG, loglevel: str = "WARNING"):
+    """A Celery worker process on threads, not waited for."""
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
-         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-heartbeat",
+         "--concurrency", str(concurrency), "--loglevel", loglevel, "--without-heartbeat",
          "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=LOG.open("w"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
+
+
+def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
+    process = spawn_worker(env, concurrency)
     from config.celery import app
 
     deadline = time.monotonic() + 60
@@ -72,6 +77,20 @@ def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
         if app.control.ping(timeout=0.5):
             return process
     raise RuntimeError("the worker did not answer")
+
+
+def start_beat(env: dict[str, str], name: str) -> subprocess.Popen:
+    log = LOG.with_name(f"assistant-bench-{name}.log")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "beat: Starting" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"beat did not start: {log.read_text()}")
+        time.sleep(0.1)
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
 from rest_framework import exceptions
 
-from assistant import services
-from assistant.models import Job, Project, Workflow
+from assistant import selectors, services
+from assistant.access import Access
+from assistant.models import ChatSession, Job, Project, ProjectMembership, Workflow
 from assistant.prompts import JOB_CONTEXT_OPTIONS
 from assistant.tools import Tool
 
@@ -15,6 +18,8 @@ from . import workflow_yaml
 from .base import ModeBehaviour
 from .job_tools import JOB_TOOLS
 from .registry import register
+
+logger = logging.getLogger(__name__)
 
 
 def _object(model, params: dict[str, Any], field: str, *, required: bool):
@@ -38,14 +43,54 @@ def _object(model, params: dict[str, Any], field: str, *, required: bool):
     return found
 
 
+class ProjectSessions:
+    """Access for sessions about a project's objects: a member whose role may write
+    (owner, admin, editor) may use their own sessions; a viewer may read theirs; every
+    member may read the project's public sessions; nobody else sees them."""
+
+    #: The path from a session to its project, for list filters.
+    project_path: str = "project"
+
+    def session_project_id(self, session: ChatSession) -> int | None:
+        return session.project_id
+
+    def session_access(self, *, user, session) -> Access:
+        role = selectors.project_role(user=user, project_id=self.session_project_id(session))
+        if role is None:
+            return Access.NONE
+        if session.user_id == user.pk:
+            return Access.WRITE if role in ProjectMembership.WRITE_ROLES else Access.READ
+        return Access.READ if session.is_public else Access.NONE
+
+    def visible_sessions(self, *, user) -> Q:
+        member = ProjectMembership.objects.filter(user=user, project=OuterRef(self.project_path))
+        return Q(Exists(member)) & (Q(user=user) | Q(is_public=True))
+
+    def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
+        user, project = context.get("user"), context.get("project")
+        if (
+            user is not None
+            and project is not None
+            and selectors.project_role(user=user, project_id=project.pk) not in ProjectMembership.WRITE_ROLES
+        ):
+            return "You can read this project's conversations, but your role can't ask the assistant."
+        return super().chat_input_disabled(context)
+
+
 @register
-class JobCodeMode(ModeBehaviour):
+class JobCodeMode(ProjectSessions, ModeBehaviour):
     id = "job_code"
     name = "Job help"
     description = "Write, explain and debug a job's code with its adaptor and run logs as context."
     icon = "code"
     category = "development"
     features = ["code_help", "debugging", "adaptor_guidance", "run_logs"]
+
+    project_path = "job__workflow__project"
+
+    def session_project_id(self, session) -> int | None:
+        # The job's project now (not the one recorded when the session started).
+        return session.job.workflow.project_id if session.job_id else None
 
     def input_placeholder(self) -> str:
         return "Ask about your job code, debugging, or adaptors..."
@@ -63,7 +108,8 @@ class JobCodeMode(ModeBehaviour):
         if job is None:
             return "Select a job to ask about it."
         user = context.get("user")
-        if user is not None and not job.workflow.project.members.filter(pk=user.pk).exists():
+        role = selectors.project_role(user=user, project_id=job.workflow.project_id) if user else None
+        if user is not None and role not in ProjectMembership.WRITE_ROLES:
             return "You can't edit this job, so you can't ask about it."
         return super().chat_input_disabled({**context, "project": job.workflow.project})
 
@@ -96,7 +142,7 @@ class JobCodeMode(ModeBehaviour):
 
 
 @register
-class WorkflowTemplateMode(ModeBehaviour):
+class WorkflowTemplateMode(ProjectSessions, ModeBehaviour):
     id = "workflow_template"
     name = "Workflow builder"
     description = "Describe a workflow in plain words and get it as YAML, checked and ready to apply."
@@ -138,4 +184,9 @@ class WorkflowTemplateMode(ModeBehaviour):
         source = workflow_yaml.extract_yaml(result.content)
         if source is None:
             return {}
-        return {"code": source, "meta": {"validation_errors": workflow_yaml.validate(source)}}
+        try:
+            errors = workflow_yaml.validate(source)
+        except Exception:  # the reply is saved all the same, never left processing
+            logger.exception("Checking the template of a reply in session %s failed", session.pk)
+            errors = ["The template could not be checked. Ask for it again."]
+        return {"code": source, "meta": {"validation_errors": errors}}

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.db.models import Q
 from rest_framework import exceptions
 
 from assistant import llm, prompts, selectors, services
+from assistant.access import Access
 from assistant.exceptions import USAGE_LIMIT_TEXT
 from assistant.models import ChatMessage, ChatSession
 from assistant.tools import OnTool, Tool
@@ -72,6 +74,20 @@ class ModeBehaviour:
     def enable_attachment_options(self) -> bool:
         return False
 
+    # --- Who may use a session ------------------------------------------------------
+
+    def session_access(self, *, user, session: ChatSession) -> Access:
+        """How far ``user`` may use ``session`` now: ``Access.WRITE`` (read, ask, retry,
+        cancel, apply, rename, delete), ``READ`` (watch it) or ``NONE`` (it does not
+        exist for them). Asked on every use, and for a new session before it is saved.
+        Default: the owner may write; nobody else sees it."""
+        return Access.WRITE if session.user_id == user.pk else Access.NONE
+
+    def visible_sessions(self, *, user) -> Q:
+        """The sessions of this mode ``user`` may list, as a filter; it must agree with
+        ``session_access`` (every session it lets through has at least READ)."""
+        return Q(user=user)
+
     # --- Sessions -----------------------------------------------------------------
 
     def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +97,11 @@ class ModeBehaviour:
 
     def create_session(self, *, user, content: str, params: dict[str, Any], meta=None) -> ChatSession:
         cleaned = self.validate_form(params)
+        if (
+            self.session_access(user=user, session=ChatSession(mode=self.id, user=user, **cleaned))
+            < Access.WRITE
+        ):
+            raise exceptions.PermissionDenied("You can't start a conversation about this.")
         session = services.session_create(mode=self.id, user=user, content=content, meta=meta, **cleaned)
         self.on_session_start(session)
         return session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,6 +67,13 @@ def _generous_throttles(monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
     # LocMemCache instances of one name share their store: a new name per test.
     monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}))
+
+
+@pytest.fixture(autouse=True)
+def _generous_lockouts(settings):
+    """Tests fail logins on purpose; the lockout tests set their own limit. (The
+    failures themselves are rows that each test's transaction or flush removes.)"""
+    settings.AXES_FAILURE_LIMIT = 10_000
 
 
 @pytest.fixture
@@ -216,7 +224,12 @@ def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            # The supervisor runs each process in a process group of its own.
+            from tests.e2e.processes import descendants
+
+            for pid in {process.pid, *descendants(process.pid)}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             process.wait()
 
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import itertools
 
 from assistant import services
-from assistant.models import ChatMessage, ChatSession, Job, Project, Run, Workflow
+from assistant.models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
 
 _n = itertools.count(1)
 
 
-def project(*, members=(), name: str | None = None) -> Project:
+def project(*, members=(), name: str | None = None, role: str = ProjectMembership.Role.OWNER) -> Project:
+    """A project whose ``members`` all have ``role`` (owner by default)."""
     made = Project.objects.create(name=name or f"Project {next(_n)}")
-    made.members.add(*members)
+    made.members.add(*members, through_defaults={"role": role})
     return made
+
+
+def member(project_: Project, user, role: str = ProjectMembership.Role.EDITOR) -> ProjectMembership:
+    return ProjectMembership.objects.create(project=project_, user=user, role=role)
 
 
 def workflow(*, project_: Project | None = None, name: str | None = None, spec: str = "") -> Workflow:

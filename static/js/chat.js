@@ -244,12 +244,14 @@
     return state.modes.length ? pickMode(state.modes[0].id) : null;
   }
 
-  function options(select, items, { empty } = {}) {
+  // The choice made before stays chosen, unless ``keep`` is false: then the first
+  // option (``empty`` when there is one) is.
+  function options(select, items, { empty, keep = true } = {}) {
     const previous = select.value;
     select.replaceChildren();
     if (empty) select.append(el("option", { value: "" }, empty));
     for (const item of items) select.append(el("option", { value: String(item.id) }, item.name));
-    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+    if (keep && [...select.options].some((o) => o.value === previous)) select.value = previous;
   }
 
   async function pickMode(id) {
@@ -266,8 +268,10 @@
     const project = $("pick-project").value;
     const needsJob = state.mode && state.mode.id === "job_code";
     const workflows = project ? await api("GET", `/api/workflows/?project=${project}&limit=100`) : null;
+    // A new request in the workflow builder is for a new workflow until the user picks
+    // one: the workflow job help was about is not carried over.
     options($("pick-workflow"), workflows && workflows.ok ? workflows.data.results : [],
-      { empty: needsJob ? null : "New workflow" });
+      { empty: needsJob ? null : "New workflow", keep: needsJob });
     await refreshJobs();
   }
 
@@ -361,15 +365,22 @@
       const body = { mode: state.mode.id, content, ...startContext() };
       result = await api("POST", "/api/sessions/", body);
     }
-    if (!result.ok) {
+    const code = result.data && result.data.error;
+    if (code === "queue_unavailable" && result.data.result) {
+      // Saved: it is answered once the work queue is back.
+      result = { ok: true, data: result.data.result };
+      notify(errorText({ detail: "Your message is saved; the assistant answers it as soon as it can." }));
+    } else if (!result.ok) {
+      if (code === "disclaimer_required") return checkDisclaimer(); // the text stays in the box
       const text = errorText(result.data);
       notify(text, "error");
-      if (result.status === 429) setComposer({ disabled: text });
+      if (code === "usage_limit") setComposer({ disabled: text });
       else if (state.session) refreshComposer();
       else await refreshStartInput();
       return;
+    } else {
+      notify("");
     }
-    notify("");
     input.value = "";
     if (state.session) {
       // The socket may have told of this message (and its progress) already.
@@ -419,6 +430,7 @@
     history.replaceState(null, "", `#session=${session.id}`);
     $("start").hidden = true;
     $("chat-header").hidden = false;
+    $("composer").hidden = false;
     $("chat-title").textContent = session.title || "Untitled Chat";
     $("chat-mode").textContent = modeName(session.mode);
     const mode = state.modes.find((m) => m.id === session.mode);
@@ -493,19 +505,82 @@
         el("ul", { className: "validation-errors" }, ...errors.map((e) => el("li", {}, e))));
     } else {
       const apply = el("button", { type: "button", className: "apply" }, "Apply template");
-      apply.addEventListener("click", () => applyTemplate(apply));
+      apply.addEventListener("click", () => applyTemplate(message, block, apply));
       block.append(el("p", { className: "ok" }, "The template is valid."), apply);
     }
     return block;
   }
 
-  async function applyTemplate(button) {
+  // Applying asks the API first what it would change (a dry run): a new workflow is
+  // created at once; changes to an existing one are shown and wait for a confirmation.
+  async function applyTemplate(message, block, button) {
     button.disabled = true;
-    const { ok, data } = await api("POST", `/api/sessions/${state.session.id}/apply/`);
+    const preview = await api("POST", `/api/sessions/${state.session.id}/apply/`,
+      { dry_run: true, message: message.id });
+    if (!preview.ok) {
+      button.disabled = false;
+      return notify(errorText(preview.data), "error");
+    }
+    if (preview.data.changes.workflow.created) return commitTemplate(message, button);
+    showChanges(message, block, button, preview.data.changes);
+  }
+
+  async function commitTemplate(message, button) {
+    const { ok, data } = await api("POST", `/api/sessions/${state.session.id}/apply/`, { message: message.id });
     button.disabled = false;
-    if (!ok) return notify(errorText(data), "error");
+    if (!ok) {
+      notify(errorText(data), "error");
+      return false;
+    }
     state.session.workflow = data.workflow;
-    notify("Template applied to the workflow.", "success");
+    notify(data.changes.summary, "success");
+    return true;
+  }
+
+  const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+  function changeLines(changes) {
+    const { workflow, jobs: names, removed_history: history } = changes;
+    const lines = [];
+    if (workflow.renamed_from) lines.push(`Renames the workflow “${workflow.renamed_from}” to “${workflow.name}”.`);
+    if (names.added.length) lines.push(`Adds ${counted(names.added.length, "job")}: ${names.added.join(", ")}.`);
+    if (names.updated.length) lines.push(`Updates ${counted(names.updated.length, "job")}: ${names.updated.join(", ")}.`);
+    if (names.removed.length) {
+      let line = `Removes ${counted(names.removed.length, "job")}: ${names.removed.join(", ")}.`;
+      const lost = [history.runs && counted(history.runs, "run"),
+        history.conversations && counted(history.conversations, "conversation")].filter(Boolean);
+      if (lost.length) line += ` Their ${lost.join(" and ")} are deleted with them.`;
+      lines.push(line);
+    }
+    if (!lines.length) {
+      lines.push(workflow.spec_changed ? "Updates the workflow's triggers and edges."
+        : "Nothing changes: the workflow already matches the template.");
+    }
+    return lines;
+  }
+
+  function showChanges(message, block, button, changes) {
+    const old = block.querySelector(".apply-preview");
+    if (old) old.remove();
+    const current = changes.workflow.renamed_from || changes.workflow.name;
+    const confirm = el("button", { type: "button", className: "apply-confirm" }, "Apply changes");
+    const dismiss = el("button", { type: "button", className: "secondary apply-cancel" }, "Cancel");
+    const panel = el("div", { className: "apply-preview", role: "group", "aria-label": "Changes to the workflow" },
+      el("p", { className: "apply-question" }, `Apply this template to the existing workflow “${current}”?`),
+      el("ul", { className: "apply-changes" }, ...changeLines(changes).map((line) => el("li", {}, line))),
+      el("div", { className: "apply-actions" }, confirm, dismiss));
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = dismiss.disabled = true;
+      if (await commitTemplate(message, button)) panel.remove();
+      else confirm.disabled = dismiss.disabled = false;
+    });
+    dismiss.addEventListener("click", () => {
+      panel.remove();
+      button.disabled = false;
+      button.focus();
+    });
+    block.append(panel);
+    confirm.focus();
   }
 
   // --- Streaming ------------------------------------------------------------------
@@ -607,6 +682,15 @@
       dropStream(event.message_id);
       if (!answered(event.message_id)) updateMessage({ id: event.message_id, status: "error", error: event.error });
     },
+    // Who may see the conversation changed (its visibility, the project's members): the
+    // socket is closed if this user lost it; otherwise what they may do is read again.
+    "session.access": async () => {
+      const session = state.session;
+      const { ok, data } = await api("GET", `/api/sessions/${session.id}/`);
+      if (!ok || state.session !== session) return;
+      session.input_disabled_other = otherReason(data.input_disabled);
+      refreshComposer();
+    },
   };
 
   function openSocket() {
@@ -636,7 +720,8 @@
       $("app").dataset.connection = "closed";
       state.socket = null;
       if ([4401, 4403, 4404].includes(event.code)) {
-        return notify(event.code === 4401 ? "Your login has ended; log in again." : "This conversation is not available.", "error");
+        setComposer({ disabled: "This conversation is not available to you any more.", busy: false });
+        return notify(event.code === 4401 ? "Your login has ended; log in again." : "This conversation is not available to you any more.", "error");
       }
       const delay = state.reconnectDelay;
       state.reconnectDelay = Math.min(state.reconnectDelay * 2, 5000);

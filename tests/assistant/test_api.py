@@ -58,7 +58,7 @@ def test_modes_say_why_input_is_disabled_about_a_job_or_project(alice, user, own
     assert reasons(job=own_job.pk)["job_code"] is None
     project = own_job.workflow.project
     assert reasons(project=project.pk)["workflow_template"] is None
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 10}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 10}
     services.usage_record(user=user, usage={"total_tokens": 10})
     assert reasons(job=own_job.pk)["job_code"] == "AI usage limit reached. Please try again later."
 
@@ -78,8 +78,10 @@ def test_a_session_says_why_its_input_is_disabled(alice, user, client_of, make_u
     ChatMessage.objects.filter(session=session).update(status="success")
     assert alice.get(f"/api/sessions/{session.pk}/").json()["input_disabled"] is None
     services.session_set_public(session=session, is_public=True)
-    other = client_of(make_user("bob")).get(f"/api/sessions/{session.pk}/").json()
-    assert other["input_disabled"] == "This session is read-only: only its owner can send messages."
+    bob = make_user("bob")
+    f.member(session.job.workflow.project, bob)  # public sessions are shown to the project's members
+    other = client_of(bob).get(f"/api/sessions/{session.pk}/").json()
+    assert other["input_disabled"] == "This session is read-only for you: you can't send messages in it."
 
 
 def test_creating_a_job_session_answers_201_with_the_pending_message(alice, own_job, enqueued):
@@ -169,7 +171,7 @@ def test_not_configured_is_a_503(alice, own_job, settings):
 
 
 def test_the_usage_limit_is_a_429_and_saves_nothing(alice, user, own_job, settings):
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 10}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 10}
     services.usage_record(user=user, usage={"total_tokens": 10})
     response = alice.post(
         "/api/sessions/", {"mode": "job_code", "job": own_job.pk, "content": "x"}, format="json"
@@ -254,9 +256,11 @@ def test_a_session_with_its_messages(alice, user, enqueued):
     assert [m["content"] for m in body["messages"]] == ["first", "answer"]
 
 
-def test_other_users_sessions_are_404_unless_public(user, make_user, client_of, enqueued):
+def test_other_users_sessions_are_404_unless_public_in_a_shared_project(user, make_user, client_of, enqueued):
     session = f.job_session(user=user)
-    bob = client_of(make_user("bob"))
+    bob_user = make_user("bob")
+    f.member(session.job.workflow.project, bob_user)
+    bob = client_of(bob_user)
     for method, url in [("get", f"/api/sessions/{session.pk}/"), ("patch", f"/api/sessions/{session.pk}/"),
                         ("delete", f"/api/sessions/{session.pk}/"),
                         ("post", f"/api/sessions/{session.pk}/messages/"),
@@ -272,11 +276,23 @@ def test_other_users_sessions_are_404_unless_public(user, make_user, client_of, 
     )
 
 
-def test_staff_see_every_session(user, make_user, client_of, enqueued):
+def test_staff_with_the_view_permission_read_every_session(user, make_user, client_of, enqueued):
+    from django.contrib.auth.models import Permission
+
     session = f.job_session(user=user)
-    staff = client_of(make_user("root", is_staff=True))
+    root = make_user("root", is_staff=True)
+    staff = client_of(root)
+    assert staff.get(f"/api/sessions/{session.pk}/").status_code == 404  # staff alone is not enough
+    root.user_permissions.add(Permission.objects.get(codename="view_chatsession"))
+    staff = client_of(type(root).objects.get(pk=root.pk))
     assert staff.get(f"/api/sessions/{session.pk}/").status_code == 200
     assert staff.get("/api/sessions/").json()["pagination"]["total_count"] == 1
+    # Reading is all it gives.
+    assert (
+        staff.post(f"/api/sessions/{session.pk}/messages/", {"content": "x"}, format="json").status_code
+        == 403
+    )
+    assert staff.delete(f"/api/sessions/{session.pk}/").status_code == 403
 
 
 def test_unknown_ids_are_404(alice):

@@ -104,7 +104,30 @@ def test_cleanup_deletes_old_sessions_and_usage(user):
 
 
 def test_cleanup_uses_the_retention_setting(user, settings):
-    settings.ASSISTANT = {"RETENTION_DAYS": 10}
+    settings.ASSISTANT = {**settings.ASSISTANT, "RETENTION_DAYS": 10}
     session = f.job_session(user=user)
     ChatSession.objects.filter(pk=session.pk).update(updated_at=timezone.now() - timedelta(days=11))
     assert "deleted 1 chat sessions" in run("cleanup")
+
+
+def test_cleanup_forgets_expired_idempotency_keys(user):
+    from assistant.models import IdempotencyKey
+
+    old = IdempotencyKey.objects.create(user=user, key="old", fingerprint="f", status_code=201, response={})
+    IdempotencyKey.objects.create(user=user, key="new", fingerprint="f", status_code=201, response={})
+    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert "would delete 1 expired idempotency keys" in run("cleanup", "--dry-run")
+    assert "deleted 1 expired idempotency keys" in run("cleanup")
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_cleanup_forgets_expired_logins(user):
+    from accounts.models import Login
+    from accounts.services import tokens_for_user
+
+    tokens_for_user(user)
+    tokens_for_user(user)
+    Login.objects.filter(pk=Login.objects.first().pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert "would delete 1 expired logins" in run("cleanup", "--dry-run")
+    assert "deleted 1 expired logins" in run("cleanup")
+    assert Login.objects.count() == 1

@@ -122,12 +122,14 @@ async def test_another_users_session_closes_with_4403_and_an_unknown_one_4404(se
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
 
 
-async def test_a_public_session_can_be_watched_but_not_changed(session, make_user):
+async def test_a_public_session_can_be_watched_by_its_projects_members_but_not_changed(session, make_user):
     await sync_to_async(services.session_set_public)(session=session, is_public=True)
     bob = await sync_to_async(make_user)("bob")
+    await sync_to_async(lambda: f.member(session.job.workflow.project, bob))()
     socket = await open_socket(bob, session.pk)
     await socket.send_json_to({"action": "send", "content": "mine now"})
-    assert "owner" in (await socket.receive_json_from(timeout=3))["detail"]
+    error = await next_of(socket, "error")
+    assert error["error"] == "permission_denied" and "read-only" in error["detail"]
     await socket.disconnect()
 
 

@@ -21,13 +21,8 @@ WORDS = [f"word{n} " for n in range(40)]
 
 
 @pytest.fixture
-def pending(user, enqueued):
-    return f.first_message(f.job_session(user=user, content="Why does my job fail?"))
-
-
-@pytest.fixture
 def save_often(settings):
-    settings.ASSISTANT = {"PARTIAL_SAVE_INTERVAL": 0.1, "MAX_RETRIES": 0}
+    settings.ASSISTANT = {**settings.ASSISTANT, "PARTIAL_SAVE_INTERVAL": 0.1, "MAX_RETRIES": 0}
 
 
 def partial_of(message) -> str:
@@ -64,7 +59,7 @@ def test_the_partial_grows_while_the_answer_streams_and_is_emptied_on_success(
 
 
 def test_the_partial_is_saved_once_per_interval_not_once_per_token(pending, model_server, settings):
-    settings.ASSISTANT = {"PARTIAL_SAVE_INTERVAL": 0.2}
+    settings.ASSISTANT = {**settings.ASSISTANT, "PARTIAL_SAVE_INTERVAL": 0.2}
     model_server.script(Reply(chunks=["x "] * 100, chunk_delay=0.01))
     started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
@@ -77,7 +72,7 @@ def test_the_partial_is_saved_once_per_interval_not_once_per_token(pending, mode
 
 
 def test_the_number_of_queries_does_not_grow_with_the_answer(user, enqueued, model_server, settings):
-    settings.ASSISTANT = {"PARTIAL_SAVE_INTERVAL": 60, "HEARTBEAT_INTERVAL": 60}
+    settings.ASSISTANT = {**settings.ASSISTANT, "PARTIAL_SAVE_INTERVAL": 60, "HEARTBEAT_INTERVAL": 60}
     counts = []
     for size in (5, 300):
         message = f.first_message(f.job_session(user=user))
@@ -109,7 +104,7 @@ def test_a_stream_cut_off_keeps_what_was_streamed_until_the_retry(
 def test_a_transient_failure_keeps_the_partial_until_the_next_attempt_claims_it(
     pending, model_server, settings
 ):
-    settings.ASSISTANT = {"PARTIAL_SAVE_INTERVAL": 0.1, "BACKOFF": 0.01}
+    settings.ASSISTANT = {**settings.ASSISTANT, "PARTIAL_SAVE_INTERVAL": 0.1, "BACKOFF": 0.01}
     model_server.script(Reply(chunks=WORDS, chunk_delay=0.03, cut_after=20))
     assert processing.message_process(message_id=pending.pk).state == "retry"
     pending.refresh_from_db()

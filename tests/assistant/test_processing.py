@@ -18,11 +18,6 @@ pytestmark = pytest.mark.django_db
 Status = ChatMessage.Status
 
 
-@pytest.fixture
-def pending(user, enqueued):
-    return f.first_message(f.job_session(user=user, content="Why does my job fail?"))
-
-
 def process(message, retries_done=0, callbacks=None):
     return processing.message_process(message_id=message.pk, retries_done=retries_done)
 
@@ -59,7 +54,11 @@ def test_an_answer_is_streamed_as_tokens_and_saved_once(
 
 
 def test_the_request_carries_the_job_context_and_history(user, enqueued, model_server):
-    job = f.job(code="fn(state => state.data.filter(x => x))", adaptor="@openfn/language-http@6")
+    job = f.job(
+        workflow_=f.workflow(project_=f.project(members=[user])),
+        code="fn(state => state.data.filter(x => x))",
+        adaptor="@openfn/language-http@6",
+    )
     run = f.run(job_=job, log="TypeError: cannot read filter")
     session = f.job_session(user=user, job_=job, content="first question", meta={"follow_run_id": run.pk})
     process(f.first_message(session))
@@ -112,7 +111,7 @@ def test_failing_twice_then_succeeding_ends_in_success(pending, model_server, fa
 def test_when_retries_run_out_the_message_fails_with_the_readable_text(
     pending, model_server, events, settings
 ):
-    settings.ASSISTANT = {"MAX_RETRIES": 2}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_RETRIES": 2}
     model_server.script(*[Reply(status=500, error="The model is down.")] * 3)
     outcomes = [process(pending, n).state for n in range(3)]
     assert outcomes == ["retry", "retry", "error"]
@@ -142,7 +141,7 @@ def test_permanent_errors_fail_at_once_with_the_api_message(pending, model_serve
 
 def test_a_timeout_is_retried_then_reported(pending, model_server, settings):
     settings.OPENAI_READ_TIMEOUT = 0.3
-    settings.ASSISTANT = {"MAX_RETRIES": 0}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_RETRIES": 0}
     model_server.script(Reply(delay=2))
     assert process(pending).state == "error"
     pending.refresh_from_db()
@@ -152,7 +151,7 @@ def test_a_timeout_is_retried_then_reported(pending, model_server, settings):
 def test_an_unreachable_server_is_reported(pending, settings):
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
     settings.OPENAI_API_KEY = "k"
-    settings.ASSISTANT = {"MAX_RETRIES": 0}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_RETRIES": 0}
     assert process(pending).state == "error"
     pending.refresh_from_db()
     assert pending.error == UNREACHABLE_TEXT
@@ -201,7 +200,7 @@ def test_cancelling_stops_the_stream_within_a_second_and_saves_no_reply(user, en
 def test_over_the_limit_at_processing_time_the_message_fails_without_calling_the_model(
     pending, model_server, settings, user
 ):
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 10}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 10}
     services.usage_record(user=user, usage={"total_tokens": 10})
     assert process(pending).state == "error"
     pending.refresh_from_db()
@@ -210,7 +209,7 @@ def test_over_the_limit_at_processing_time_the_message_fails_without_calling_the
 
 
 def test_attempts_are_capped(pending, model_server, settings):
-    settings.ASSISTANT = {"MAX_ATTEMPTS": 2}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_ATTEMPTS": 2}
     ChatMessage.objects.filter(pk=pending.pk).update(attempts=2)
     assert process(pending).state == "error"
     pending.refresh_from_db()
@@ -219,7 +218,7 @@ def test_attempts_are_capped(pending, model_server, settings):
 
 
 def test_a_processing_message_whose_worker_went_silent_is_taken_over(pending, model_server, settings):
-    settings.ASSISTANT = {"STUCK_AFTER": 60}
+    settings.ASSISTANT = {**settings.ASSISTANT, "STUCK_AFTER": 60}
     ChatMessage.objects.filter(pk=pending.pk).update(
         status=Status.PROCESSING, heartbeat_at=timezone.now() - timedelta(seconds=61)
     )
@@ -254,7 +253,7 @@ def _age(message, status, seconds, **fields):
 
 
 def test_the_sweeper_requeues_stuck_and_forgotten_messages(user, enqueued, settings):
-    settings.ASSISTANT = {"STUCK_AFTER": 120, "PENDING_AFTER": 300}
+    settings.ASSISTANT = {**settings.ASSISTANT, "STUCK_AFTER": 120, "PENDING_AFTER": 300}
     stuck, forgotten, fresh, busy = (f.first_message(f.job_session(user=user)) for _ in range(4))
     _age(stuck, Status.PROCESSING, 121, attempts=1)
     _age(forgotten, Status.PENDING, 301)
@@ -272,7 +271,7 @@ def test_the_sweeper_requeues_stuck_and_forgotten_messages(user, enqueued, setti
 
 
 def test_the_sweeper_fails_messages_whose_attempts_ran_out(user, enqueued, settings):
-    settings.ASSISTANT = {"MAX_ATTEMPTS": 3}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_ATTEMPTS": 3}
     message = f.first_message(f.job_session(user=user))
     _age(message, Status.PROCESSING, 1000, attempts=3)
     enqueued.clear()
@@ -309,3 +308,15 @@ def test_on_the_embedded_default_a_message_is_processed_in_the_background(user, 
         time.sleep(0.05)
     assert message.status == Status.SUCCESS
     assert message.reply.content == "From a thread."
+
+
+def test_an_answer_longer_than_a_reply_may_be_is_saved_cut_not_left_processing(pending, model_server):
+    long = "x" * (services.ASSISTANT_MAX_LENGTH + 500)
+    model_server.script(Reply(chunks=[long[i : i + 10_000] for i in range(0, len(long), 10_000)]))
+    assert process(pending).state == "success"
+    pending.refresh_from_db()
+    reply = pending.reply
+    assert pending.status == Status.SUCCESS
+    assert len(reply.content) == services.ASSISTANT_MAX_LENGTH
+    assert reply.content.endswith(processing.CUT_NOTE)
+    assert reply.meta["finish_reason"] == "length"

@@ -394,7 +394,7 @@ def test_a_new_active_version_must_be_accepted_again(user):
 
 
 def test_the_user_limit_stops_new_messages_and_saves_nothing(user, settings):
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 100}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 100}
     session = f.job_session(user=user)
     services.usage_record(user=user, usage={"total_tokens": 100}, session=session)
     before = (ChatSession.objects.count(), ChatMessage.objects.count())
@@ -407,7 +407,7 @@ def test_the_user_limit_stops_new_messages_and_saves_nothing(user, settings):
 
 
 def test_the_project_limit_counts_every_members_usage(user, make_user, settings):
-    settings.ASSISTANT = {"PROJECT_TOKEN_LIMIT": 50}
+    settings.ASSISTANT = {**settings.ASSISTANT, "PROJECT_TOKEN_LIMIT": 50}
     other = make_user("bob")
     project = f.project(members=[user, other])
     job = f.job(workflow_=f.workflow(project_=project))
@@ -418,7 +418,7 @@ def test_the_project_limit_counts_every_members_usage(user, make_user, settings)
 
 
 def test_usage_of_an_earlier_period_does_not_count(user, settings):
-    settings.ASSISTANT = {"USER_TOKEN_LIMIT": 100, "USAGE_PERIOD": "day"}
+    settings.ASSISTANT = {**settings.ASSISTANT, "USER_TOKEN_LIMIT": 100, "USAGE_PERIOD": "day"}
     row = services.usage_record(user=user, usage={"total_tokens": 500})
     AIUsage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(days=1, hours=1))
     f.job_session(user=user)

@@ -163,7 +163,7 @@ def test_a_long_result_is_truncated_in_the_event(pending, model_server, events, 
 
 
 def test_tool_rounds_are_capped(pending, job, model_server, events, settings):
-    settings.ASSISTANT = {"MAX_TOOL_ROUNDS": 2}
+    settings.ASSISTANT = {**settings.ASSISTANT, "MAX_TOOL_ROUNDS": 2}
     f.run(job_=job)
     model_server.default = calls_tool(call("recent_runs"), text="Checking.")
     assert process(pending).state == "success"
@@ -218,7 +218,7 @@ def test_the_job_tools_read_only_the_sessions_own_job(user, enqueued, job):
 
 
 def test_tools_can_be_switched_off(pending, model_server, settings):
-    settings.ASSISTANT = {"TOOLS_ENABLED": False}
+    settings.ASSISTANT = {**settings.ASSISTANT, "TOOLS_ENABLED": False}
     assert process(pending).state == "success"
     assert "tools" not in model_server.requests[0]
 

@@ -10,10 +10,19 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant import services
-from assistant.models import AIUsage, ChatMessage, ChatSession, Disclaimer, DisclaimerAcceptance, Workflow
+from assistant.models import (
+    AIUsage,
+    ChatMessage,
+    ChatSession,
+    Disclaimer,
+    DisclaimerAcceptance,
+    Job,
+    Workflow,
+)
 from tests import factories as f
 from tests.conftest import serve
 from tests.llm_server import Reply
+from tests.modes.test_template_safety import alias_bomb
 
 from .conftest import log_in
 
@@ -224,11 +233,12 @@ def test_an_answer_full_of_xss_payloads_stays_inert(
     assert page.url.startswith(served_with_model.url)
 
 
-INVALID_YAML = "```yaml\nname: Daily sync\njobs:\n  fetch:\n    name: Fetch\n    body: get('/x');\n```\n"
+#: A first answer the worker must refuse, not expand: a YAML alias bomb.
+INVALID_YAML = f"```yaml\n{alias_bomb(5)}```\n"
 VALID_YAML = """```yaml
 name: Daily sync
 jobs:
-  fetch:
+  Fetch:
     name: Fetch
     adaptor: "@openfn/language-http@latest"
     body: |
@@ -237,34 +247,126 @@ triggers:
   daily:
     type: cron
     cron_expression: "0 6 * * *"
+    enabled: false
 edges:
-  - source_trigger: daily
-    target_job: fetch
+  daily->Fetch:
+    source_trigger: daily
+    target_job: Fetch
+    condition_type: always
+    enabled: true
+```
+"""
+REPLACING_YAML = """```yaml
+name: Intake v2
+jobs:
+  Send:
+    name: Send
+    adaptor: "@openfn/language-common@latest"
+    body: fn(state => state);
+triggers:
+  webhook:
+    type: webhook
+    enabled: true
+edges:
+  webhook->Send:
+    source_trigger: webhook
+    target_job: Send
+    condition_type: always
+    enabled: true
 ```
 """
 
 
-def test_a_workflow_template_is_corrected_and_applied(page, served_with_model, model_server, user, accepted):
-    project = f.project(members=[user], name="Clinic")
+def test_a_workflow_template_is_corrected_and_applied_to_a_new_workflow(
+    page, served_with_model, model_server, user, job, accepted
+):
     model_server.script(Reply(text=f"A first try:\n\n{INVALID_YAML}"), Reply(text=f"Fixed:\n\n{VALID_YAML}"))
     log_in(page, served_with_model.url, "alice")
+    expect(page.locator("#pick-workflow")).to_have_value(str(job.workflow_id))  # job help: Intake
     page.click("label[for=mode-workflow_template]")
     expect(page.locator("#pick-job-row")).to_be_hidden()
-    expect(page.locator("#pick-project")).to_have_value(str(project.pk))
-    expect(page.locator("#pick-workflow")).to_have_value("")  # a new workflow
+    expect(page.locator("#pick-project")).to_have_value(str(job.workflow.project_id))
+    expect(page.locator("#pick-workflow")).to_have_value("")  # a new request: a new workflow
     send(page, "Sync patients every morning")
 
-    expect(page.locator(".validation-errors li").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".validation-errors li").first).to_contain_text(
+        "aliases are not allowed", timeout=30_000
+    )
     expect(page.locator(".apply")).to_have_count(0)
     send(page, "Please fix it")
     expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2, timeout=30_000)
     expect(page.locator(".message.assistant .markdown").last).to_contain_text("cron_expression")
     expect(page.locator(".message.assistant").last.locator("pre")).to_have_count(1)  # the YAML, once
     page.click(".apply")
-    expect(page.locator("#notice")).to_have_text("Template applied to the workflow.")
-    workflow = Workflow.objects.get(project=project, name="Daily sync")
+    expect(page.locator("#notice")).to_have_text("Created workflow “Daily sync”: added Fetch.")
+    expect(page.locator(".apply-preview")).to_have_count(0)  # nothing to confirm for a new one
+    workflow = Workflow.objects.get(project=job.workflow.project, name="Daily sync")
     assert list(workflow.jobs.values_list("name", flat=True)) == ["Fetch"]
     assert ChatSession.objects.get().workflow == workflow
+    assert list(job.workflow.jobs.values_list("name", flat=True)) == ["Fetch patients"]  # Intake untouched
+
+
+def test_applying_to_an_existing_workflow_shows_the_changes_and_asks_first(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(Reply(text=f"Here:\n\n{REPLACING_YAML}"))
+    log_in(page, served_with_model.url, "alice")
+    page.click("label[for=mode-workflow_template]")
+    expect(page.locator("#pick-workflow")).to_have_value("")  # the builder's list is in
+    page.select_option("#pick-workflow", str(job.workflow_id))
+    send(page, "Replace the intake with a webhook that sends")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+
+    page.click(".apply")
+    preview = page.locator(".apply-preview")
+    expect(preview).to_contain_text("existing workflow “Intake”")
+    expect(preview.locator("li")).to_have_text([
+        "Renames the workflow “Intake” to “Intake v2”.",
+        "Adds 1 job: Send.",
+        "Removes 1 job: Fetch patients.",
+    ])  # fmt: skip
+    page.click(".apply-cancel")
+    expect(preview).to_have_count(0)
+    job.workflow.refresh_from_db()
+    assert job.workflow.name == "Intake" and Job.objects.filter(pk=job.pk).exists()
+
+    page.click(".apply")
+    page.click(".apply-confirm")
+    expect(page.locator("#notice")).to_have_text(
+        "Updated workflow “Intake v2” (renamed from “Intake”): added Send; removed Fetch patients."
+    )
+    expect(preview).to_have_count(0)
+    job.workflow.refresh_from_db()
+    assert job.workflow.name == "Intake v2"
+    assert list(job.workflow.jobs.values_list("name", flat=True)) == ["Send"]
+
+
+def test_after_a_reload_or_from_a_link_the_conversation_goes_on(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(
+        Reply(text="First answer."), Reply(text="Second answer."), Reply(text="Third answer.")
+    )
+    log_in(page, served_with_model.url, "alice")
+    send(page, "First question")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1)
+
+    page.reload()
+    expect(page.locator(".message")).to_have_count(2)
+    expect(page.locator("#message-input")).to_be_visible()
+    expect(page.locator("#message-input")).to_be_enabled()
+    send(page, "Second question")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2)
+    expect(page.locator(".message.assistant .markdown").last).to_have_text("Second answer.")
+
+    linked = page.context.new_page()  # the #session= link opened on its own
+    linked.goto(page.url)
+    expect(linked.locator(".message")).to_have_count(4)
+    send(linked, "Third question")
+    expect(linked.locator(".message.assistant:not(.streaming)")).to_have_count(3)
+    expect(linked.locator(".message.assistant .markdown").last).to_have_text("Third answer.")
+    assert ChatMessage.objects.filter(role="user").count() == 3
+    assert page.errors == []
 
 
 def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
@@ -321,3 +423,56 @@ def test_the_input_is_disabled_with_the_reason_when_the_usage_limit_is_reached(
     expect(page.locator("#input-disabled")).to_have_text("AI usage limit reached. Please try again later.")
     expect(page.locator("#message-input")).to_be_disabled()
     expect(page.locator("#send")).to_be_disabled()
+
+
+def test_a_new_disclaimer_is_asked_for_before_the_next_question(
+    page, served_with_model, model_server, user, job, accepted
+):
+    log_in(page, served_with_model.url, "alice")
+    send(page, "First question")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1)
+    newer = Disclaimer.objects.create(version=2, text="New terms: answers are **checked** by nobody.")
+    services.disclaimer_activate(disclaimer=newer)
+    send(page, "Second question")
+    expect(page.locator("#disclaimer")).to_be_visible()
+    expect(page.locator("#disclaimer-text strong")).to_have_text("checked")
+    assert ChatMessage.objects.filter(role="user").count() == 1  # the API refused it
+    page.click("#disclaimer-accept")
+    expect(page.locator("#message-input")).to_be_enabled()
+    send(page, "Second question")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2)
+    assert ChatMessage.objects.filter(role="user", content="Second question").count() == 1
+
+
+def test_a_conversation_made_private_closes_on_the_other_members_page(
+    page, served_with_model, model_server, user, job, accepted, make_user
+):
+    import httpx
+
+    from accounts.services import tokens_for_user
+
+    owner = make_user("olga")
+    f.member(job.workflow.project, owner)
+    services.disclaimer_mark_read(user=owner)
+    session = services.session_create(mode="job_code", user=owner, job=job, content="Olga asks")
+    ChatMessage.objects.filter(session=session).update(status="success")
+    services.session_set_public(session=session, is_public=True)
+    log_in(page, served_with_model.url, "alice")
+    page.goto(f"{served_with_model.url}/#session={session.pk}")
+    page.reload()
+    expect(page.locator(".message.user")).to_have_count(1)
+    expect(page.locator("#message-input")).to_be_disabled()  # read-only for alice
+    # Olga makes it private through the served product, then asks something private.
+    olga = httpx.Client(
+        base_url=served_with_model.url,
+        headers={"Authorization": f"Bearer {tokens_for_user(owner)['access']}"},
+        timeout=10,
+    )
+    assert olga.patch(f"/api/sessions/{session.pk}/", json={"is_public": False}).status_code == 200
+    expect(page.locator("#notice")).to_contain_text("not available to you any more")
+    model_server.script(Reply(text="The private answer."))
+    posted = olga.post(f"/api/sessions/{session.pk}/messages/", json={"content": "A private question"})
+    assert posted.status_code == 202
+    page.wait_for_timeout(1500)
+    expect(page.locator(".message.user")).to_have_count(1)
+    assert "private" not in page.locator("#messages").inner_text()

@@ -19,6 +19,7 @@ from events.models import Event as EventRow
 from events.types import Event
 from tests import factories as f
 from tests.conftest import PASSWORD
+from tests.permissions import DASHBOARD_PERMISSIONS, grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,8 @@ HANDLED_TIMEOUT = 30_000
 
 @pytest.fixture
 def staff(make_user):
-    return make_user("root", is_staff=True)
+    """A staff member with every dashboard permission (not a superuser)."""
+    return grant(make_user("root", is_staff=True), *DASHBOARD_PERMISSIONS)
 
 
 @pytest.fixture
@@ -245,3 +247,19 @@ def test_polling_pauses_while_the_tab_is_hidden(page, served, staff):
     expect(page.locator("#updated")).to_have_text(re.compile("^Updated"))
     page.wait_for_timeout(500)
     assert polled
+
+
+def test_a_staff_member_who_may_only_view_events_sees_only_them(page, console, served, make_user, user):
+    grant(make_user("viewer", is_staff=True), "events.view_event", "events.view_schedule")
+    event_services.event_publish(event=Event(type="user.message", source="tests", userID="alice"), user=user)
+    event_services.schedule_create(
+        user=user, event=Event(type="user.message", source="tests", userID="alice"), cron="0 9 * * *"
+    )
+    open_dashboard(page, served.url, username="viewer")
+    expect(page.locator("#events-table tbody tr")).to_have_count(1)
+    expect(page.locator("#schedules-table tbody tr")).to_have_count(1)
+    expect(page.locator("#schedules-table button.cancel")).to_have_count(0)  # no change permission
+    for absent in ("#event-form", "#messages", "#tasks"):
+        expect(page.locator(absent)).to_have_count(0)
+    expect(page.locator("#updated")).to_have_text(re.compile("^Updated"))
+    assert console == [] and page.errors == []

@@ -2,8 +2,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import logins_delete_expired
 from assistant.conf import assistant_settings
 from assistant.durations import parse_duration
+from assistant.idempotency import idempotency_keys_delete_expired
 from assistant.models import AIUsage, ChatSession
 from events.models import Event
 from events.services import schedules_delete_finished
@@ -41,3 +43,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{verb} {count} {name} last changed before {cutoff:%Y-%m-%d %H:%M} UTC")
             count = schedules_delete_finished(before=cutoff, dry_run=dry_run)
             self.stdout.write(f"{verb} {count} finished schedules ended before {cutoff:%Y-%m-%d %H:%M} UTC")
+            count = idempotency_keys_delete_expired(dry_run=dry_run)
+            self.stdout.write(f"{verb} {count} expired idempotency keys")
+            count = logins_delete_expired(dry_run=dry_run)
+            self.stdout.write(f"{verb} {count} expired logins")
