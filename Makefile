@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The production services the second test run uses when they answer.
+# Both runs spread the tests over two processes (pytest-xdist); `make test ARGS=-n0`
+# runs them in one.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/assistant
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 SERVICE_VARS := DATABASE_URL REDIS_URL CELERY_BROKER_URL
@@ -35,11 +37,11 @@ test: install  ## the whole suite on the embedded default, then on PostgreSQL an
 	fi
 
 test-embedded: install  ## SQLite, in-memory channel layer, in-process work; no .env
-	env $(addprefix -u ,$(SERVICE_VARS)) ENV_FILE= $(BIN)/python -m pytest $(ARGS)
+	env $(addprefix -u ,$(SERVICE_VARS)) ENV_FILE= $(BIN)/python -m pytest -n 2 $(ARGS)
 
 test-services: install  ## PostgreSQL, Redis channel layer, Celery broker; no .env
 	env $(addprefix -u ,$(SERVICE_VARS)) ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) \
-		REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(ARGS)
+		REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -n 2 $(ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -2,11 +2,30 @@
 
 import os
 
-from config.settings import *  # noqa: F403
-from config.settings import INSTALLED_APPS
+# With pytest-xdist (`-n 2`) each worker process gets a Redis database of its own (15,
+# then 14, ...), so that their Celery queues, channel layers and caches never mix;
+# pytest-django gives each its own test database already.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL", "").rstrip("/").rpartition("/")[2].isdigit():
+    _base, _, _db = os.environ["REDIS_URL"].rstrip("/").rpartition("/")
+    os.environ["REDIS_URL"] = f"{_base}/{int(_db) - int(_worker[2:])}"
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import INSTALLED_APPS  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.plugin_app"]
 
 # The test process imports config.asgi but must not sweep or fire schedules behind the
 # tests' backs; the servers the tests start do (``process_env`` sets the variable).
 BACKGROUND_LOOPS = os.environ.get("TEST_BACKGROUND_LOOPS") == "1"
+
+# Asking needs the disclaimer accepted, and one user may have only a few answers in
+# progress; most tests are about something else, so they start without those limits.
+# The tests of the limits switch them on, and the browser tests' served products run
+# with the defaults (set in their environment).
+from config.settings import ASSISTANT  # noqa: E402
+
+if "AI_REQUIRE_DISCLAIMER" not in os.environ:
+    ASSISTANT = {**ASSISTANT, "REQUIRE_DISCLAIMER": False}
+if "AI_MAX_IN_FLIGHT_PER_USER" not in os.environ:
+    ASSISTANT = {**ASSISTANT, "MAX_IN_FLIGHT_PER_USER": 10_000, "MAX_IN_FLIGHT_PER_SESSION": 10_000}

@@ -69,6 +69,11 @@ def page(browser, request) -> Iterator:
     machine (the chat page makes none) and script errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(20_000)
+    # Assertions wait as long as actions do: with the suite on two processes, an answer
+    # through the worker can take more than Playwright's default 5 s on two cores.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     opened = context.new_page()
     opened.outside_requests = []
     opened.errors = []
@@ -92,3 +97,15 @@ def log_in(page, base_url: str, username: str, password: str = PASSWORD) -> None
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"^https?://[^/]+/(#.*)?$"))
     page.wait_for_selector("#app[data-ready]", state="attached")
+
+
+@pytest.fixture
+def process_env(process_env) -> dict[str, str]:
+    """The served product as users meet it: the disclaimer required before asking, and
+    the default limits on answers in progress."""
+    return {
+        **process_env,
+        "AI_REQUIRE_DISCLAIMER": "true",
+        "AI_MAX_IN_FLIGHT_PER_USER": "5",
+        "AI_MAX_IN_FLIGHT_PER_SESSION": "1",
+    }
