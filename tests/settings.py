@@ -5,10 +5,17 @@ import os
 # With pytest-xdist (`-n 2`) each worker process gets a Redis database of its own (15,
 # then 14, ...), so that their Celery queues, channel layers and caches never mix;
 # pytest-django gives each its own test database already.
+# The servers and workers the tests start inherit the result (and the marker that keeps
+# them from moving it again).
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _worker.startswith("gw") and os.environ.get("REDIS_URL", "").rstrip("/").rpartition("/")[2].isdigit():
+if (
+    _worker.startswith("gw")
+    and os.environ.get("TEST_REDIS_DB_OF") != _worker
+    and os.environ.get("REDIS_URL", "").rstrip("/").rpartition("/")[2].isdigit()
+):
     _base, _, _db = os.environ["REDIS_URL"].rstrip("/").rpartition("/")
     os.environ["REDIS_URL"] = f"{_base}/{int(_db) - int(_worker[2:])}"
+    os.environ["TEST_REDIS_DB_OF"] = _worker
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import INSTALLED_APPS  # noqa: E402
