@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, generics, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictCharField
 from modes import workflow_yaml
+from modes.ai_modes import member_objects
 from modes.registry import NotRegistered, site
 
 from . import dispatch, idempotency, selectors, services
 from .access import Access, message_for, session_access, session_for
 from .exceptions import AssistantNotConfigured, Conflict, QueueUnavailable
-from .models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
+from .models import ChatMessage, ChatSession
 from .serializers import ChatMessageSerializer, ChatSessionDetailSerializer, ChatSessionSerializer
 
 
@@ -119,7 +119,7 @@ class ModesView(APIView):
     def get(self, request):
         params = ModesContextSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        context = {"user": request.user, **_member_objects(request.user, params.validated_data)}
+        context = {"user": request.user, **member_objects(request.user, params.validated_data)}
         if "job" in context and "project" not in context:
             context["project"] = context["job"].workflow.project
         return Response(
@@ -130,25 +130,6 @@ class ModesView(APIView):
                 ]
             }
         )
-
-
-def _member_objects(user, ids: dict) -> dict:
-    """The objects named by ``ids`` (job, project, workflow) from the user's own
-    projects; an id that is not among them is bad input."""
-    projects = selectors.projects_of(user)
-    allowed = {
-        "job": Job.objects.filter(workflow__project__in=projects).select_related("workflow__project"),
-        "project": projects,
-        "workflow": Workflow.objects.filter(project__in=projects),
-    }
-    found = {}
-    for field, value in ids.items():
-        if value is None or field not in allowed:
-            continue
-        found[field] = allowed[field].filter(pk=value).first()
-        if found[field] is None:
-            raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
-    return found
 
 
 #: Largest id a database integer column holds; bigger ones are bad input, not a crash.
@@ -209,7 +190,7 @@ class SessionsView(APIView):
         services.disclaimer_check(user=request.user)
         content, meta = values.pop("content"), values.pop("meta", None)
         params = {k: v for k, v in values.items() if v is not None}
-        _member_objects(request.user, params)
+        member_objects(request.user, params)
         session = mode.create_session(user=request.user, content=content, params=params, meta=meta)
         session = selectors.session_get(session_id=session.pk)
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
@@ -412,93 +393,3 @@ class DisclaimerView(APIView):
     def post(self, request):
         acceptance = services.disclaimer_mark_read(user=request.user)
         return Response({"version": acceptance.disclaimer.version, "accepted": True})
-
-
-# --- Site objects -----------------------------------------------------------------
-
-
-class ProjectSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Project
-        fields = ["id", "name", "created_at", "updated_at"]
-
-
-class WorkflowSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Workflow
-        fields = ["id", "project", "name", "spec", "created_at", "updated_at"]
-
-
-class JobSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Job
-        fields = ["id", "workflow", "name", "adaptor", "code", "created_at", "updated_at"]
-
-
-class RunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Run
-        fields = ["id", "job", "state", "log", "started_at", "finished_at", "created_at"]
-
-
-class ObjectPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
-
-
-class _MemberObjects(generics.ListCreateAPIView):
-    """A kind of site object, limited to the user's projects, filtered by its parent."""
-
-    pagination_class = ObjectPagination
-    parent_field: str = ""
-    path_to_project: str = ""
-
-    def get_queryset(self):
-        objects = self.serializer_class.Meta.model.objects.filter(
-            **{f"{self.path_to_project}members": self.request.user}
-        ).order_by("id")
-        if self.parent_field:
-            value = self.request.query_params.get(self.parent_field)
-            if value is not None:
-                if not value.isdigit() or int(value) > ID_MAX:
-                    raise exceptions.ValidationError({self.parent_field: ["Give an id."]})
-                objects = objects.filter(**{self.parent_field: int(value)})
-        return objects
-
-    def perform_create(self, serializer):
-        parent = serializer.validated_data.get(self.parent_field) if self.parent_field else None
-        if parent is not None:
-            project = parent if isinstance(parent, Project) else parent.project
-            role = selectors.project_role(user=self.request.user, project_id=project.pk)
-            if role is None:
-                raise exceptions.ValidationError({self.parent_field: ["Not one of your projects."]})
-            if role not in ProjectMembership.WRITE_ROLES:
-                raise exceptions.PermissionDenied("Your role in this project can't add to it.")
-        serializer.save()
-
-
-class ProjectsView(_MemberObjects):
-    serializer_class = ProjectSerializer
-
-    def perform_create(self, serializer):
-        project = serializer.save()
-        project.memberships.create(user=self.request.user, role=ProjectMembership.Role.OWNER)
-
-
-class WorkflowsView(_MemberObjects):
-    serializer_class = WorkflowSerializer
-    parent_field = "project"
-    path_to_project = "project__"
-
-
-class JobsView(_MemberObjects):
-    serializer_class = JobSerializer
-    parent_field = "workflow"
-    path_to_project = "workflow__project__"
-
-
-class RunsView(_MemberObjects):
-    serializer_class = RunSerializer
-    parent_field = "job"
-    path_to_project = "job__workflow__project__"
-    http_method_names = ["get", "head", "options"]

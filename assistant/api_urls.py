@@ -13,8 +13,4 @@ urlpatterns = [
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
     path("disclaimer/", api.DisclaimerView.as_view(), name="disclaimer"),
-    path("projects/", api.ProjectsView.as_view(), name="projects"),
-    path("workflows/", api.WorkflowsView.as_view(), name="workflows"),
-    path("jobs/", api.JobsView.as_view(), name="jobs"),
-    path("runs/", api.RunsView.as_view(), name="runs"),
 ]

@@ -5,6 +5,3 @@ class AssistantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "assistant"
     verbose_name = "AI assistant"
-
-    def ready(self) -> None:
-        from . import signals  # noqa: F401

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
+from .models import ChatMessage, ChatSession
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
@@ -75,7 +75,7 @@ def session_get(*, session_id, queryset: QuerySet[ChatSession] | None = None) ->
     )
 
 
-def _sessions_for(*, job: Job | None = None, project: Project | None = None, workflow=None):
+def _sessions_for(*, job=None, project=None, workflow=None):
     if (job is None) == (project is None):
         raise ValueError("List the sessions of a job or of a project.")
     if job is not None:
@@ -83,7 +83,7 @@ def _sessions_for(*, job: Job | None = None, project: Project | None = None, wor
     sessions = ChatSession.objects.filter(project=project, mode="workflow_template")
     if workflow == NO_WORKFLOW:
         sessions = sessions.filter(workflow__isnull=True)
-    elif isinstance(workflow, Workflow):
+    elif hasattr(workflow, "pk"):
         sessions = sessions.filter(workflow=workflow)
     elif workflow is not None:
         sessions = sessions.filter(workflow_id=workflow)
@@ -92,9 +92,9 @@ def _sessions_for(*, job: Job | None = None, project: Project | None = None, wor
 
 def session_list(
     *,
-    job: Job | None = None,
-    project: Project | None = None,
-    workflow: Workflow | str | int | None = None,
+    job=None,
+    project=None,
+    workflow=None,
     sort: str = "desc",
     offset: int = 0,
     limit: int = DEFAULT_LIMIT,
@@ -132,7 +132,7 @@ def session_page(sessions: QuerySet[ChatSession], *, sort: str, offset: int, lim
     return {"sessions": page, "pagination": PaginationMeta(offset, limit, total)}
 
 
-def session_has_more(*, job: Job | None = None, project: Project | None = None, current_count: int) -> bool:
+def session_has_more(*, job=None, project=None, current_count: int) -> bool:
     """Whether more sessions exist beyond the ``current_count`` already loaded."""
     return _sessions_for(job=job, project=project).count() > current_count
 
@@ -167,23 +167,10 @@ def session_enrich_with_job_context(*, session: ChatSession) -> ChatSession:
     session_put_code_and_adaptor(session=session, code=job.code, adaptor=job.adaptor)
     run_id = (session.meta or {}).get("follow_run_id")
     if run_id is not None:
-        run = Run.objects.filter(pk=run_id, job=job).only("id", "log").first()
+        run = job.runs.filter(pk=run_id).only("id", "log").first()
         if run is not None:
             session.context.run_log, session.context.run_id = run.log, run.pk
     return session
-
-
-def job_runs_recent(*, job_id: int, limit: int = 5) -> list[Run]:
-    """The job's latest runs, newest first, without their logs."""
-    return list(Run.objects.filter(job_id=job_id).defer("log").order_by("-created_at", "-id")[:limit])
-
-
-def job_run_get(*, job_id: int, run_id: int | None = None) -> Run | None:
-    """One run of the job (never another job's), or its latest when ``run_id`` is None."""
-    runs = Run.objects.filter(job_id=job_id)
-    if run_id is not None:
-        return runs.filter(pk=run_id).first()
-    return runs.order_by("-created_at", "-id").first()
 
 
 def session_search(
@@ -215,23 +202,3 @@ def session_search(
     if search:
         sessions = sessions.filter(title__icontains=search)
     return session_page(sessions, sort=sort, offset=offset, limit=limit)
-
-
-def projects_of(user) -> QuerySet[Project]:
-    return Project.objects.filter(memberships__user=user)
-
-
-def project_role(*, user, project_id) -> str | None:
-    """The user's role in the project (``ProjectMembership.Role``), or None."""
-    if project_id is None or user is None or not user.is_authenticated:
-        return None
-    return (
-        ProjectMembership.objects.filter(project_id=project_id, user_id=user.pk)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
-def projects_writable_by(user) -> QuerySet[Project]:
-    """The projects in which the user may ask, apply and create (every role but viewer)."""
-    return Project.objects.filter(memberships__user=user, memberships__role__in=ProjectMembership.WRITE_ROLES)

@@ -30,9 +30,6 @@ from .models import (
     ChatSession,
     Disclaimer,
     DisclaimerAcceptance,
-    Job,
-    Project,
-    Workflow,
     title_max_length,
 )
 from .serializers import message_data
@@ -96,9 +93,9 @@ def session_create(
     mode: str,
     user,
     content: str,
-    job: Job | None = None,
-    project: Project | None = None,
-    workflow: Workflow | None = None,
+    job=None,
+    project=None,
+    workflow=None,
     meta: dict[str, Any] | None = None,
     code: str | None = None,
 ) -> ChatSession:
@@ -127,12 +124,12 @@ def session_create(
     return session
 
 
-def session_create_for_job(*, job: Job, user, content: str, meta=None, code=None) -> ChatSession:
+def session_create_for_job(*, job, user, content: str, meta=None, code=None) -> ChatSession:
     return session_create(mode="job_code", user=user, content=content, job=job, meta=meta, code=code)
 
 
 def session_create_for_workflow(
-    *, project: Project, workflow: Workflow | None, user, content: str, meta=None, code=None
+    *, project, workflow, user, content: str, meta=None, code=None
 ) -> ChatSession:
     return session_create(
         mode="workflow_template",
@@ -145,7 +142,7 @@ def session_create_for_workflow(
     )
 
 
-def session_associate_workflow(*, session: ChatSession, workflow: Workflow) -> ChatSession:
+def session_associate_workflow(*, session: ChatSession, workflow) -> ChatSession:
     """Link the workflow a session generated to it, for later turns."""
     if session.project_id is not None and workflow.project_id != session.project_id:
         raise exceptions.ValidationError({"workflow": ["The workflow is not in this session's project."]})
@@ -395,7 +392,7 @@ def disclaimer_read_recently(*, user, now=None) -> bool:
 # --- Usage ------------------------------------------------------------------------
 
 
-def _project_of(session: ChatSession) -> Project | None:
+def _project_of(session: ChatSession):
     if session.project_id is not None:
         return session.project
     if session.job_id is not None:
@@ -574,11 +571,3 @@ def session_access_changed(*, session_ids) -> None:
 
     if ids:
         transaction.on_commit(announce)
-
-
-def project_sessions_access_changed(*, project_id) -> None:
-    """``session_access_changed`` for every session about the project or its jobs."""
-    from django.db.models import Q
-
-    ids = ChatSession.objects.filter(Q(project_id=project_id) | Q(job__workflow__project_id=project_id))
-    session_access_changed(session_ids=list(ids.values_list("pk", flat=True)))

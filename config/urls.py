@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
     path("api/", include("assistant.api_urls")),
+    path("api/", include("projects.api_urls")),
     path("api/", include("events.api_urls")),
     path("api/", include("agents.api_urls")),
     path("dashboard/", include("dashboard.urls")),

@@ -8,11 +8,13 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from rest_framework import exceptions
 
-from assistant import selectors, services
+from assistant import services
 from assistant.access import Access
-from assistant.models import ChatSession, Job, Project, ProjectMembership, Workflow
+from assistant.models import ChatSession
 from assistant.prompts import JOB_CONTEXT_OPTIONS
 from assistant.tools import Tool
+from projects import selectors
+from projects.models import Job, Project, ProjectMembership, Workflow
 
 from . import workflow_yaml
 from .base import ModeBehaviour
@@ -40,6 +42,25 @@ def _object(model, params: dict[str, Any], field: str, *, required: bool):
     found = model.objects.filter(pk=int(value)).first()
     if found is None:
         raise exceptions.ValidationError({field: [f"No {model._meta.verbose_name} with id {value}."]})
+    return found
+
+
+def member_objects(user, ids: dict) -> dict:
+    """The objects named by ``ids`` (job, project, workflow) from the user's own
+    projects; an id that is not among them is bad input."""
+    projects = selectors.projects_of(user)
+    allowed = {
+        "job": Job.objects.filter(workflow__project__in=projects).select_related("workflow__project"),
+        "project": projects,
+        "workflow": Workflow.objects.filter(project__in=projects),
+    }
+    found = {}
+    for field, value in ids.items():
+        if value is None or field not in allowed:
+            continue
+        found[field] = allowed[field].filter(pk=value).first()
+        if found[field] is None:
+            raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
     return found
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant import selectors
 from assistant.tools import Tool, ToolContext, ToolError
+from projects import selectors
 
 RECENT_RUNS_MAX = 10
 LOG_LINES_DEFAULT = 50

@@ -22,8 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from assistant.models import Job, Project, Workflow
 from events.cron import CronError, parse_cron
+from projects.models import Job, Project, Workflow
 
 FENCE = re.compile(r"```(?:yaml|yml)?[ \t]*\n(.*?)```", re.S | re.I)
 TRIGGER_TYPES = {"webhook", "cron"}

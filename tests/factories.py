@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 from assistant import services
-from assistant.models import ChatMessage, ChatSession, Job, Project, ProjectMembership, Run, Workflow
+from assistant.models import ChatMessage, ChatSession
+from projects.models import Job, Project, ProjectMembership, Run, Workflow
 
 _n = itertools.count(1)
 

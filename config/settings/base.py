@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "accounts",
     "assistant",
     "modes",
+    "projects",
     "events",
     "agents",
     "dashboard",

@@ -6,7 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from assistant import processing, services
-from assistant.models import ChatMessage, ChatSession, Job, ProjectMembership, Workflow
+from assistant.models import ChatMessage, ChatSession
+from projects.models import Job, ProjectMembership, Workflow
 from tests import factories as f
 from tests.llm_server import Reply
 from tests.modes.test_modes import VALID

@@ -15,8 +15,9 @@ from channels.testing import HttpCommunicator, WebsocketCommunicator
 from accounts.services import tokens_for_user
 from accounts.websocket import CLOSE_FORBIDDEN
 from assistant import realtime, services
-from assistant.models import ChatMessage, ProjectMembership
+from assistant.models import ChatMessage
 from config.asgi import application
+from projects.models import ProjectMembership
 from tests import factories as f
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -45,7 +45,8 @@ def test_an_unexpected_error_is_a_json_500_without_details(api_client, monkeypat
 
 @pytest.mark.parametrize("path", ["/api/sessions/", "/api/register", "/api/projects/"])
 def test_a_body_over_the_upload_cap_is_a_json_413_and_changes_nothing(auth_client, settings, path):
-    from assistant.models import ChatSession, Project
+    from assistant.models import ChatSession
+    from projects.models import Project
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = auth_client.post(path, {"content": "x" * 2000, "name": "p"}, format="json")

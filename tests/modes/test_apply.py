@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from assistant import services
-from assistant.models import ChatSession, Run, Workflow
+from assistant.models import ChatSession
+from projects.models import Run, Workflow
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ the worker's check of a model's answer, and POST /api/sessions/{id}/apply/."""
 import pytest
 
 from assistant import services
-from assistant.models import Job, Workflow
 from modes import workflow_yaml
+from projects.models import Job, Workflow
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

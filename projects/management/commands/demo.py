@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from assistant.demo import demo_data_ensure
+from projects.demo import demo_data_ensure
 
 
 class Command(BaseCommand):

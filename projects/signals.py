@@ -2,6 +2,7 @@
 path it changes (the admin's inline, a script, a service): a membership row saved or
 deleted tells every session of that project."""
 
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -11,6 +12,9 @@ from .models import ProjectMembership
 @receiver(post_save, sender=ProjectMembership, dispatch_uid="membership-saved")
 @receiver(post_delete, sender=ProjectMembership, dispatch_uid="membership-deleted")
 def membership_changed(sender, instance: ProjectMembership, **kwargs) -> None:
-    from .services import project_sessions_access_changed
+    from assistant.models import ChatSession
+    from assistant.services import session_access_changed
 
-    project_sessions_access_changed(project_id=instance.project_id)
+    project_id = instance.project_id
+    sessions = ChatSession.objects.filter(Q(project_id=project_id) | Q(job__workflow__project_id=project_id))
+    session_access_changed(session_ids=list(sessions.values_list("pk", flat=True)))

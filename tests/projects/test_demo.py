@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from assistant.models import Job, Project, Run, Workflow
+from projects.models import Job, Project, Run, Workflow
 
 pytestmark = pytest.mark.django_db
 

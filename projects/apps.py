@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ProjectsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "projects"
+    verbose_name = "Projects"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401
