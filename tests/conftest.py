@@ -142,6 +142,17 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
+def client_of(api_client):
+    """``client_of(user)``: the API client, authenticated as ``user``."""
+
+    def login(user):
+        api_client.force_authenticate(user)
+        return api_client
+
+    return login
+
+
+@pytest.fixture
 def tokens(user) -> dict[str, str]:
     from accounts.services import tokens_for_user
 

@@ -9,15 +9,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client_of(api_client):
-    def login(user):
-        api_client.force_authenticate(user)
-        return api_client
-
-    return login
-
-
-@pytest.fixture
 def alice(user, client_of):
     return client_of(user)
 
