@@ -23,22 +23,22 @@ when the app registry is ready. An agent is a class with a ``name`` and a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 
-#: Lower-case letters, digits and underscores, starting with a letter.
-AGENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+from assistant.registry import AlreadyRegistered, NotRegistered, Registry, check_name, decorator
 
-
-class AlreadyRegistered(ImproperlyConfigured):
-    pass
-
-
-class NotRegistered(LookupError):
-    pass
+__all__ = [
+    "Agent",
+    "AgentInputError",
+    "AgentRegistry",
+    "AlreadyRegistered",
+    "NotRegistered",
+    "register",
+    "site",
+]
 
 
 class AgentInputError(ValueError):
@@ -65,32 +65,18 @@ class Agent:
         raise NotImplementedError
 
 
-class AgentRegistry:
-    def __init__(self) -> None:
-        self._registry: dict[str, Any] = {}
+class AgentRegistry(Registry[Any]):
+    kind = "agent"
+    module = "worker_agents"
 
     def register(self, agent_class: type) -> type:
         if not isinstance(agent_class, type):
             raise ImproperlyConfigured(f"{agent_class!r} is not a class; register an agent class.")
-        name = getattr(agent_class, "name", None)
-        if not isinstance(name, str) or not AGENT_NAME.match(name):
-            raise ImproperlyConfigured(
-                f"{agent_class.__qualname__}.name must be lower-case letters, digits and underscores, "
-                f"starting with a letter (at most 64); got {name!r}."
-            )
+        name = check_name(agent_class, "name")
         if not callable(getattr(agent_class, "run", None)):
             raise ImproperlyConfigured(f"{agent_class.__qualname__} needs a run(self, task) method.")
-        if name in self._registry:
-            raise AlreadyRegistered(
-                f"Agent {name!r} is already registered by {type(self._registry[name]).__qualname__}."
-            )
-        self._registry[name] = agent_class()
+        self.add(name, agent_class())
         return agent_class
-
-    def unregister(self, name: str) -> None:
-        if name not in self._registry:
-            raise NotRegistered(f"No agent {name!r} is registered.")
-        del self._registry[name]
 
     def get(self, name: str) -> Any:
         """The agent registered under ``name``; ``NotRegistered`` otherwise."""
@@ -105,9 +91,6 @@ class AgentRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._registry)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._registry
 
     def clean_input(self, name: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
         """The input agent ``name`` runs with: what its ``validate`` returns (the input
@@ -129,14 +112,8 @@ site = AgentRegistry()
 
 def register(agent_class: type | None = None, *, registry: AgentRegistry | None = None) -> Callable:
     """``@register`` puts an agent class in the registry (``site`` unless told otherwise)."""
-
-    def decorate(cls: type) -> type:
-        return (registry or site).register(cls)
-
-    return decorate(agent_class) if agent_class is not None else decorate
+    return decorator(site, registry, agent_class)
 
 
 def autodiscover() -> None:
-    from django.utils.module_loading import autodiscover_modules
-
-    autodiscover_modules("worker_agents", register_to=site)
+    site.autodiscover()

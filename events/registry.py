@@ -30,15 +30,11 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from assistant.registry import AlreadyRegistered, NotRegistered, Registry
+
 from .types import TYPE_PATTERN
 
-
-class AlreadyRegistered(ImproperlyConfigured):
-    pass
-
-
-class NotRegistered(LookupError):
-    pass
+__all__ = ["AlreadyRegistered", "Handler", "HandlerRegistry", "NotRegistered", "register", "site"]
 
 
 @dataclass(frozen=True)
@@ -94,9 +90,15 @@ def _as_handler(
     raise ImproperlyConfigured(f"{target!r} is neither a function nor a class with handle().")
 
 
-class HandlerRegistry:
-    def __init__(self) -> None:
-        self._registry: dict[str, Handler] = {}
+class HandlerRegistry(Registry[Handler]):
+    kind = "handler"
+    module = "event_handlers"
+
+    def already(self, key: str, entry: Handler) -> str:
+        return f"Event type {key!r} is already handled by {entry.name}."
+
+    def missing(self, key: str) -> str:
+        return f"No handler is registered for {key!r}."
 
     def register(
         self,
@@ -114,19 +116,11 @@ class HandlerRegistry:
         if not types:
             raise ImproperlyConfigured("Register a handler for at least one event type.")
         for event_type in types:
-            if event_type in self._registry:
-                raise AlreadyRegistered(
-                    f"Event type {event_type!r} is already handled by {self._registry[event_type].name}."
-                )
+            self.check_free(event_type)
         handler = _as_handler(target, name, validate, system_types)
         for event_type in types:
-            self._registry[event_type] = handler
+            self.add(event_type, handler)
         return target
-
-    def unregister(self, event_type: str) -> None:
-        if event_type not in self._registry:
-            raise NotRegistered(f"No handler is registered for {event_type!r}.")
-        del self._registry[event_type]
 
     def get(self, event_type: str) -> Handler | None:
         """The handler of ``event_type``, or None."""
@@ -134,9 +128,6 @@ class HandlerRegistry:
 
     def all(self) -> dict[str, Handler]:
         return dict(self._registry)
-
-    def __contains__(self, event_type: str) -> bool:
-        return event_type in self._registry
 
     def reserved_types(self) -> dict[str, str]:
         """The types only the system publishes, each with the handler that reserves it."""
@@ -169,6 +160,4 @@ def register(
 
 
 def autodiscover() -> None:
-    from django.utils.module_loading import autodiscover_modules
-
-    autodiscover_modules("event_handlers", register_to=site)
+    site.autodiscover()

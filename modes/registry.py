@@ -7,49 +7,27 @@ enables only those modes, in that order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from assistant.registry import AlreadyRegistered, NotRegistered, Registry, check_name, decorator
+
 from .base import ModeBehaviour
 
-MODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+__all__ = ["AlreadyRegistered", "ModeRegistry", "NotRegistered", "autodiscover", "register", "site"]
 
 
-class AlreadyRegistered(ImproperlyConfigured):
-    pass
-
-
-class NotRegistered(LookupError):
-    pass
-
-
-class ModeRegistry:
-    def __init__(self) -> None:
-        self._registry: dict[str, ModeBehaviour] = {}
+class ModeRegistry(Registry[ModeBehaviour]):
+    kind = "mode"
+    module = "ai_modes"
 
     def register(self, mode_class: type[ModeBehaviour]) -> type[ModeBehaviour]:
         if not (isinstance(mode_class, type) and issubclass(mode_class, ModeBehaviour)):
             raise ImproperlyConfigured(f"{mode_class!r} is not a ModeBehaviour subclass.")
-        mode_id = getattr(mode_class, "id", None)
-        if not isinstance(mode_id, str) or not MODE_ID.match(mode_id):
-            raise ImproperlyConfigured(
-                f"{mode_class.__qualname__}.id must be lower-case letters, digits and underscores, "
-                f"starting with a letter; got {mode_id!r}."
-            )
-        if mode_id in self._registry:
-            raise AlreadyRegistered(
-                f"Mode {mode_id!r} is already registered by {type(self._registry[mode_id]).__qualname__}."
-            )
-        self._registry[mode_id] = mode_class()
+        self.add(check_name(mode_class, "id"), mode_class())
         return mode_class
-
-    def unregister(self, mode_id: str) -> None:
-        if mode_id not in self._registry:
-            raise NotRegistered(f"No mode {mode_id!r} is registered.")
-        del self._registry[mode_id]
 
     def _enabled(self) -> list[str]:
         chosen = getattr(settings, "ASSISTANT_MODES", None)
@@ -65,7 +43,7 @@ class ModeRegistry:
         """The enabled modes, in the order of ``ASSISTANT_MODES`` or of registration."""
         return [self._registry[m] for m in self._enabled()]
 
-    def __contains__(self, mode_id: str) -> bool:
+    def __contains__(self, mode_id: object) -> bool:
         return mode_id in self._enabled()
 
 
@@ -77,14 +55,8 @@ def register(
     mode_class: type[ModeBehaviour] | None = None, *, registry: ModeRegistry | None = None
 ) -> Callable:
     """``@register`` puts a mode class in the registry (``site`` unless told otherwise)."""
-
-    def decorate(cls: type[ModeBehaviour]) -> type[ModeBehaviour]:
-        return (registry or site).register(cls)
-
-    return decorate(mode_class) if mode_class is not None else decorate
+    return decorator(site, registry, mode_class)
 
 
 def autodiscover() -> None:
-    from django.utils.module_loading import autodiscover_modules
-
-    autodiscover_modules("ai_modes", register_to=site)
+    site.autodiscover()

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
-from modes.registry import MODE_ID
+from assistant.registry import NAME as MODE_ID
 
 MODE_TEMPLATE = '''"""Assistant modes of this app, discovered at start-up."""
 
