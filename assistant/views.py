@@ -23,6 +23,6 @@ CHAT_PAGE_CSP = "; ".join(
 @ensure_csrf_cookie
 def home(request):
     """The chat page: modes, conversations and live answers over the API and websockets."""
-    response = render(request, "chat.html")
+    response = render(request, "assistant/chat.html")
     response["Content-Security-Policy"] = CHAT_PAGE_CSP
     return response

@@ -71,7 +71,8 @@ def api_exception_handler(exc, context):
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+    # "/api/" at the root here, "/ai/api/" on a site that mounts the assistant under "ai/".
+    return "/api/" in request.path
 
 
 def page_not_found(request, exception=None):

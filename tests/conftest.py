@@ -142,6 +142,18 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
+def routed(monkeypatch) -> list[str]:
+    """Event ids handed to the workers (instead of routing them)."""
+    calls: list[str] = []
+
+    def record(*, event_id, **kwargs):
+        calls.append(str(event_id))
+
+    monkeypatch.setattr("events.services.event_enqueue", record)
+    return calls
+
+
+@pytest.fixture
 def client_of(api_client):
     """``client_of(user)``: the API client, authenticated as ``user``."""
 

@@ -83,18 +83,6 @@ def test_agents(register_agent):
 
 
 @pytest.fixture
-def routed(monkeypatch) -> list[str]:
-    """Event ids handed to the workers (instead of routing them)."""
-    calls: list[str] = []
-
-    def record(*, event_id, **kwargs):
-        calls.append(str(event_id))
-
-    monkeypatch.setattr("events.services.event_enqueue", record)
-    return calls
-
-
-@pytest.fixture
 def post_task(user, routed):
     """Store a worker.task event for ``user`` (not routed yet); returns the event row."""
 

@@ -25,15 +25,3 @@ def member_client(client, user):
     """A logged-in user who is not staff."""
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def routed(monkeypatch) -> list[str]:
-    """Event ids handed to the workers (instead of routing them)."""
-    calls: list[str] = []
-
-    def record(*, event_id, **kwargs):
-        calls.append(str(event_id))
-
-    monkeypatch.setattr("events.services.event_enqueue", record)
-    return calls

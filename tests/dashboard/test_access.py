@@ -52,8 +52,8 @@ def test_staff_get_the_page_with_the_strict_policy_and_no_inline_code(staff_clie
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == CHAT_PAGE_CSP
     html = response.content.decode()
-    assert 'src="/static/js/dashboard.js"' in html
-    assert 'href="/static/css/dashboard.css"' in html
+    assert 'src="/static/dashboard/js/dashboard.js"' in html
+    assert 'href="/static/dashboard/css/dashboard.css"' in html
     assert re.findall(r"<script(?![^>]*\ssrc=)", html) == []  # every script is a file
     assert "<style" not in html and " style=" not in html
     assert re.search(r'<option value="user.message">UserMessenger</option>', html)

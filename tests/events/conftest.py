@@ -13,18 +13,6 @@ from events.registry import HandlerRegistry
 
 
 @pytest.fixture
-def routed(monkeypatch) -> list[str]:
-    """Event ids handed to the workers (instead of routing them)."""
-    calls: list[str] = []
-
-    def record(*, event_id, **kwargs):
-        calls.append(str(event_id))
-
-    monkeypatch.setattr("events.services.event_enqueue", record)
-    return calls
-
-
-@pytest.fixture
 def registry(monkeypatch) -> HandlerRegistry:
     """A fresh registry that the router uses instead of the project's."""
     fresh = HandlerRegistry()

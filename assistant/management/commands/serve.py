@@ -18,11 +18,13 @@ class Command(BaseCommand):
 
     def processes(self, host: str, port: int) -> dict[str, list[str]]:
         python = sys.executable
+        # The site's own ASGI application ("config.asgi.application" here).
+        module, _, attribute = settings.ASGI_APPLICATION.rpartition(".")
         web = [
             python,
             "-m",
             "uvicorn",
-            "config.asgi:application",
+            f"{module}:{attribute}",
             "--host",
             host,
             "--port",

@@ -6,17 +6,7 @@
 
   const PAGE_SIZE = 20;
   const BADGES = { pending: "Sending", processing: "Processing", error: "Failed", cancelled: "Cancelled" };
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, props = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    node.append(...children.filter((c) => c !== null && c !== undefined));
-    return node;
-  };
+  const { $, el, errorText, notify } = window.Assistant;
 
   const state = {
     modes: [],
@@ -34,43 +24,10 @@
 
   // --- The API --------------------------------------------------------------------
 
-  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
-
-  async function api(method, path, body) {
-    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    if (method !== "GET") options.headers["X-CSRFToken"] = csrf();
-    let response;
-    try {
-      response = await fetch(path, options);
-    } catch (error) {
-      return { ok: false, status: 0, data: { detail: "The server can't be reached. Check your connection." } };
-    }
-    if (response.status === 401) {
-      window.location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
-    }
-    const data = response.status === 204 ? null : await response.json().catch(() => null);
-    return { ok: response.ok, status: response.status, data };
-  }
-
-  function errorText(data) {
-    const detail = data && data.detail;
-    if (!detail) return "Something went wrong. Please try again.";
-    if (typeof detail === "string") return detail;
-    return Object.entries(detail)
-      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
-      .join(" ");
-  }
-
-  function notify(text, kind = "info") {
-    const notice = $("notice");
-    notice.textContent = text;
-    notice.className = `notice ${kind}`;
-    notice.hidden = !text;
-  }
+  // Every path is under the site's mount point of the assistant (``/`` here, ``/ai/``
+  // on a site that includes it there).
+  const ROOT = window.Assistant.meta("assistant-root") || "/";
+  const api = (method, path, body) => window.Assistant.request(method, ROOT + path.replace(/^\//, ""), body);
 
   // --- Markdown, made inert -------------------------------------------------------
 
@@ -697,7 +654,7 @@
     if (!state.session) return;
     const sessionId = state.session.id;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${sessionId}/`);
+    const socket = new WebSocket(`${scheme}://${location.host}${ROOT}ws/sessions/${sessionId}/`);
     state.socket = socket;
     socket.addEventListener("open", () => {
       state.reconnectDelay = 500;

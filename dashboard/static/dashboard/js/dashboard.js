@@ -10,17 +10,8 @@
   const MAX_BACKOFF_MS = 30000;
   const ZERO_ID = "00000000-0000-0000-0000-000000000000";
 
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, props = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    node.append(...children.filter((c) => c !== null && c !== undefined));
-    return node;
-  };
+  const { $, el, errorText, notify } = window.Assistant;
+  const request = window.Assistant.request;
 
   const root = $("dashboard");
   const urls = {
@@ -28,51 +19,9 @@
     event: root.dataset.eventUrl,
     retry: (id) => root.dataset.retryUrl.replace(ZERO_ID, encodeURIComponent(id)),
     cancel: (id) => root.dataset.cancelUrl.replace(ZERO_ID, encodeURIComponent(id)),
-    login: root.dataset.loginUrl,
   };
   // The actions this staff member has the permissions of (the server checks them too).
   const can = { retry: root.dataset.canRetry === "true", cancel: root.dataset.canCancel === "true" };
-
-  // --- Requests -------------------------------------------------------------------
-
-  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
-
-  async function request(method, url, body) {
-    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    if (method !== "GET") options.headers["X-CSRFToken"] = csrf();
-    let response;
-    try {
-      response = await fetch(url, options);
-    } catch (error) {
-      return { ok: false, status: 0, data: { detail: "The server can't be reached." } };
-    }
-    const data = await response.json().catch(() => null);
-    if (data && data.error === "not_authenticated") {
-      // The session ended: log in again and come back here.
-      window.location.assign(`${urls.login}?next=${encodeURIComponent(location.pathname)}`);
-    }
-    return { ok: response.ok, status: response.status, data };
-  }
-
-  function errorText(data) {
-    const detail = data && data.detail;
-    if (!detail) return "Something went wrong. Please try again.";
-    if (typeof detail === "string") return detail;
-    return Object.entries(detail)
-      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
-      .join(" ");
-  }
-
-  function notify(text, kind = "info") {
-    const notice = $("notice");
-    notice.textContent = text;
-    notice.className = `notice ${kind}`;
-    notice.hidden = !text;
-  }
 
   // --- Formatting -----------------------------------------------------------------
 

@@ -1,9 +1,10 @@
-"""Websocket routes of every app."""
+"""The assistant's websockets, relative to where the site mounts it (as ``assistant.urls``)."""
 
 from django.urls import path
 
-from assistant.consumers import SessionConsumer
 from events.consumers import UserEventsConsumer
+
+from .consumers import SessionConsumer
 
 websocket_urlpatterns = [
     path("ws/sessions/<uuid:session_id>/", SessionConsumer.as_asgi()),
