@@ -16,9 +16,8 @@ from assistant.models import (
     ChatSession,
     Disclaimer,
     DisclaimerAcceptance,
-    Job,
-    Workflow,
 )
+from projects.models import Job, Workflow
 from tests import factories as f
 from tests.conftest import serve
 from tests.llm_server import Reply
