@@ -14,7 +14,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
-from config.errors import Conflict
+from assistant.errors import Conflict
 
 from . import tokens
 from .lockout import LockedOut

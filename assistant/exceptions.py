@@ -2,7 +2,7 @@
 
 from rest_framework import exceptions, status
 
-from config.errors import Conflict, ServiceUnavailable
+from assistant.errors import Conflict, ServiceUnavailable
 
 USAGE_LIMIT_TEXT = "AI usage limit reached. Please try again later."
 INTERRUPTED_TEXT = "The assistant was interrupted before it finished. Please try again."

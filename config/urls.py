@@ -9,6 +9,6 @@ urlpatterns = [
     path("api/", include("projects.api_urls")),
 ]
 
-handler400 = "config.errors.bad_request"
-handler404 = "config.errors.page_not_found"
-handler500 = "config.errors.server_error"
+handler400 = "assistant.errors.bad_request"
+handler404 = "assistant.errors.page_not_found"
+handler500 = "assistant.errors.server_error"

@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assistant import services as assistant_services
+from assistant.errors import Conflict, PayloadTooLarge
 from assistant.models import ChatMessage
+from assistant.parsers import JSONParser
 from assistant.views import CHAT_PAGE_CSP
-from config.errors import Conflict, PayloadTooLarge
-from config.parsers import JSONParser
 from events import services as event_services
 from events.models import Schedule
 from events.serializers import EventAcceptedSerializer, ScheduleSerializer

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from assistant import idempotency
 from assistant.api import PaginationSerializer
-from config.errors import PayloadTooLarge
+from assistant.errors import PayloadTooLarge
 
 from . import selectors, services
 from .conf import events_setting

@@ -14,9 +14,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["assistant.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "assistant.errors.api_exception_handler",
     # Throttles count anonymous requests by accounts.clients.client_address, which
     # believes X-Forwarded-For only from TRUSTED_PROXIES; DRF's own classes, should a
     # view name them, take REMOTE_ADDR alone (NUM_PROXIES 0) rather than the header.
