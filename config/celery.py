@@ -1,11 +1,9 @@
-"""The Celery app. Its settings are the ``CELERY_*`` Django settings."""
+"""This site's Celery app: the assistant's (``assistant.celery``)."""
 
 import os
 
-from celery import Celery
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("config")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+from assistant.celery import app  # noqa: E402
+
+__all__ = ["app"]

@@ -211,8 +211,12 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
-    """``manage.py serve`` as `make run` starts it, on a free port, with ``env``."""
+def serve(
+    env: dict[str, str], tmp_path: Path, *, python: str = sys.executable, site: Path = ROOT, prefix: str = ""
+) -> Iterator[Served]:
+    """``manage.py serve`` as `make run` starts it, on a free port, with ``env`` (by
+    default this repository's site; ``site`` names another, served by ``python``, with
+    the assistant under ``prefix``)."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     if env.get("REDIS_URL"):
@@ -221,8 +225,8 @@ def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
         app.control.purge()  # nothing left queued by an earlier test reaches this server's worker
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
+            [python, "manage.py", "serve", "--port", str(port)],
+            cwd=site,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -232,7 +236,7 @@ def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(f"{server.url}/api/health/", timeout=1)
+            httpx.get(f"{server.url}/{prefix}api/health/", timeout=1)
             break
         except httpx.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:

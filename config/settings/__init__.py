@@ -1,8 +1,13 @@
-"""Settings: Django's own in ``base``, one small file per integration."""
+"""This repository's own site: the assistant's settings (``assistant.defaults``, read
+from the environment) and the site's own (``base``)."""
 
-from .api import *  # noqa: F403
-from .base import *  # noqa: F403
-from .celery import *  # noqa: F403
-from .channels import *  # noqa: F403
-from .events import *  # noqa: F403
-from .llm import *  # noqa: F403
+import os
+from pathlib import Path
+
+# The assistant's .env, DATA_DIR and SQLite database are this repository's, wherever
+# the process runs.
+os.environ.setdefault("ASSISTANT_BASE_DIR", str(Path(__file__).resolve().parent.parent.parent))
+
+from assistant.defaults import *  # noqa: E402, F403
+
+from .base import *  # noqa: E402, F403

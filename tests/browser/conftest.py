@@ -35,13 +35,19 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def browser(django_db_setup):
+def chromium_or_skip() -> str:
+    """Chromium's path; a skip without one, a failure when ``REQUIRE_SERVICES`` is set (CI)."""
     executable = chromium_path()
     if executable is None:
         if os.environ.get("REQUIRE_SERVICES"):
             pytest.fail("Chromium is not installed (apt-get install chromium)")
         pytest.skip("needs Chromium (apt-get install chromium); runs in CI")
+    return executable
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread while the browser is

@@ -184,7 +184,7 @@ def test_numbers_out_of_range_and_the_proxy_and_https_variables_are_checked(tmp_
 def test_trusted_proxies_are_addresses_or_networks_only(value):
     from marshmallow import ValidationError
 
-    from config.settings.env import _networks
+    from assistant.defaults.env import _networks
 
     with pytest.raises(ValidationError):
         _networks([value])

@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework_simplejwt.tokens import AccessToken
 
-from config.settings import events as events_settings
+from assistant.defaults import events as events_settings
 from events.services import event_publish, event_route
 from events.types import Event
 from tests.config.test_settings import VARIABLES, start

@@ -42,8 +42,8 @@ class Command(BaseCommand):
             return {"web": web}
         return {
             "web": web,
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"],
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
+            "worker": [python, "-m", "celery", "-A", "assistant.celery", "worker", "--loglevel", "INFO"],
+            "beat": [python, "-m", "celery", "-A", "assistant.celery", "beat", "--loglevel", "INFO"],
         }
 
     def handle(self, *args, host, port, **options):

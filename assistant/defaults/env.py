@@ -1,4 +1,4 @@
-"""Every environment variable the project reads, parsed and validated in one place.
+"""Every environment variable the assistant reads, parsed and validated in one place.
 
 The process reads the environment (and an optional env file) once, here. A value
 that can't be used stops start-up with an error that names the variable. With no
@@ -19,7 +19,9 @@ from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvValidationError
 from marshmallow.validate import URL, OneOf, Range, ValidationError
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+#: The site's folder: ``ASSISTANT_BASE_DIR`` (this repository's settings set it to the
+#: repository), else the folder the process runs in (where ``manage.py`` is).
+BASE_DIR = Path(os.environ.get("ASSISTANT_BASE_DIR") or Path.cwd()).resolve()
 
 #: ``ENV_FILE`` names the env file to read (``.env`` by default; empty reads none).
 ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
@@ -168,4 +170,7 @@ def _local_secret(name: str) -> str:
 SECRET_KEY = SECRET_KEY or _local_secret("secret_key")
 # With no model endpoint and no key, the offline demo model answers.
 OPENAI_BASE_URL = OPENAI_BASE_URL or (None if OPENAI_API_KEY else DEMO_MODEL)
+#: Whether the environment chose these keys (else they are derived from SECRET_KEY).
+JWT_SIGNING_KEY_SET = JWT_SIGNING_KEY is not None
+NOTIFY_SECRET_SET = NOTIFY_SECRET is not None
 JWT_SIGNING_KEY = JWT_SIGNING_KEY or SECRET_KEY

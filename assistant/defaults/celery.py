@@ -1,4 +1,4 @@
-"""Celery and Celery beat (read by ``config.celery`` with the ``CELERY_`` namespace).
+"""Celery and Celery beat (read by ``assistant.celery`` with the ``CELERY_`` namespace).
 
 Tasks are acknowledged after they finish and requeued when their worker dies, one
 message is prefetched at a time, and only JSON crosses the broker.
