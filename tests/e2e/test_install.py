@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -65,22 +66,18 @@ def site(tmp_path_factory) -> Path:
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PYTHONPATH"):
         env.pop(name, None)
     env["ENV_FILE"] = ""
-    wheels = root / "wheels"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(wheels),
-            str(ROOT),
-        ],
-        root,
-        env,
+    # The wheel is built from a copy of the sources, so that nothing left in the
+    # checkout (an earlier build/, an untracked file) can end up in it.
+    source = root / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".data", "build", "*.egg-info", "__pycache__", "tests"
+        ),
     )
+    wheels = root / "wheels"
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)], root, env)
     venv = root / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root, env)
     python = venv / "bin" / "python"
