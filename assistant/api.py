@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -10,13 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictCharField
-from modes import workflow_yaml
-from modes.ai_modes import member_objects
 from modes.registry import NotRegistered, site
 
 from . import dispatch, idempotency, selectors, services
 from .access import Access, message_for, session_access, session_for
-from .exceptions import AssistantNotConfigured, Conflict, QueueUnavailable
+from .exceptions import AssistantNotConfigured, QueueUnavailable
 from .models import ChatMessage, ChatSession
 from .serializers import ChatMessageSerializer, ChatSessionDetailSerializer, ChatSessionSerializer
 
@@ -119,9 +116,9 @@ class ModesView(APIView):
     def get(self, request):
         params = ModesContextSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        context = {"user": request.user, **member_objects(request.user, params.validated_data)}
-        if "job" in context and "project" not in context:
-            context["project"] = context["job"].workflow.project
+        context = {"user": request.user}
+        for mode in site.all():
+            context.update(mode.context_objects(user=request.user, ids=params.validated_data))
         return Response(
             {
                 "modes": [
@@ -190,7 +187,7 @@ class SessionsView(APIView):
         services.disclaimer_check(user=request.user)
         content, meta = values.pop("content"), values.pop("meta", None)
         params = {k: v for k, v in values.items() if v is not None}
-        member_objects(request.user, params)
+        mode.context_objects(user=request.user, ids=params)
         session = mode.create_session(user=request.user, content=content, params=params, meta=meta)
         session = selectors.session_get(session_id=session.pk)
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
@@ -326,31 +323,7 @@ class SessionApplyView(APIView):
         data = ApplyRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dry_run, chosen = data.validated_data["dry_run"], data.validated_data.get("message")
-        if session.project_id is None:
-            raise Conflict("This session has no project to apply a template to.")
-        templates = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at")
-        if chosen is not None:
-            last = templates.filter(pk=chosen).first()
-            if last is None:
-                raise exceptions.ValidationError(
-                    {"message": ["No workflow template of this session has that id."]}
-                )
-        else:
-            last = templates.first()
-            if last is None:
-                raise Conflict("The session has no workflow template yet.")
-        try:
-            with transaction.atomic():
-                changes = workflow_yaml.apply(
-                    project=session.project, source=last.code, workflow=session.workflow, dry_run=dry_run
-                )
-                if not dry_run:
-                    services.session_associate_workflow(session=session, workflow=changes.workflow)
-        except workflow_yaml.TemplateError as exc:
-            raise Conflict("The template is invalid: " + " ".join(exc.errors)) from None
-        except workflow_yaml.ApplyConflict as exc:
-            raise Conflict(str(exc)) from None
-        session.changes = changes.as_dict()
+        session.changes = site.get(session.mode).apply(session=session, message_id=chosen, dry_run=dry_run)
         return Response(SessionAppliedSerializer(session).data)
 
 

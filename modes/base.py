@@ -11,6 +11,7 @@ from rest_framework import exceptions
 
 from assistant import llm, prompts, selectors, services
 from assistant.access import Access
+from assistant.errors import Conflict
 from assistant.exceptions import USAGE_LIMIT_TEXT
 from assistant.models import ChatMessage, ChatSession
 from assistant.tools import OnTool, Tool
@@ -90,6 +91,12 @@ class ModeBehaviour:
 
     # --- Sessions -----------------------------------------------------------------
 
+    def context_objects(self, *, user, ids: dict[str, Any]) -> dict[str, Any]:
+        """The objects named by a request's ids (a new session's form, the modes list's
+        ``?job=`` or ``?project=``) that ``user`` may see, by name; an id of one they may
+        not see is bad input (``ValidationError``). Default: none."""
+        return {}
+
     def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check the mode's part of a new session's form; return what
         ``create_session`` needs. Raise DRF's ``ValidationError`` for bad input."""
@@ -157,6 +164,12 @@ class ModeBehaviour:
             should_stop=should_stop,
             on_tool=on_tool,
         )
+
+    def apply(self, *, session: ChatSession, message_id=None, dry_run: bool = False) -> dict[str, Any]:
+        """Apply what the session produced (``POST /api/sessions/{id}/apply/``): the reply
+        ``message_id``, else the latest one; with ``dry_run``, only say what would change.
+        Returns a JSON report of the changes. Default: this mode has nothing to apply."""
+        raise Conflict("This kind of conversation has nothing to apply.")
 
     def handle_response_generated(
         self, *, session: ChatSession, message: ChatMessage, result

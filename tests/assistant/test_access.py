@@ -10,7 +10,7 @@ from assistant.models import ChatMessage, ChatSession
 from projects.models import Job, ProjectMembership, Workflow
 from tests import factories as f
 from tests.llm_server import Reply
-from tests.modes.test_modes import VALID
+from tests.projects.test_modes import VALID
 
 pytestmark = pytest.mark.django_db
 Role = ProjectMembership.Role

@@ -6,7 +6,7 @@ from assistant import services
 from assistant.models import ChatMessage, ChatSession
 from projects.models import Workflow
 from tests import factories as f
-from tests.modes.test_modes import VALID
+from tests.projects.test_modes import VALID
 
 pytestmark = pytest.mark.django_db
 
@@ -348,7 +348,7 @@ def test_apply_a_template(alice, user, enqueued):
     session = f.workflow_session(user=user, project_=project)
     assert alice.post(f"/api/sessions/{session.pk}/apply/").status_code == 409
     invalid = VALID.replace("target_job: load", "target_job: gone")
-    from modes.workflow_yaml import validate
+    from projects.workflow_yaml import validate
 
     services.message_save(session=session, role="assistant", content="v1", code=invalid,
                           message_meta={"validation_errors": validate(invalid)})  # fmt: skip

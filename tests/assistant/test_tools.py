@@ -7,10 +7,10 @@ import pytest
 from assistant import processing, services
 from assistant.models import AIUsage, ChatMessage
 from assistant.tools import FAILED_TEXT, Tool, ToolContext, ToolError, check_arguments
-from modes.ai_modes import JobCodeMode
 from modes.base import ModeBehaviour
-from modes.job_tools import recent_runs, run_log
 from modes.registry import site
+from projects.ai_modes import JobCodeMode
+from projects.job_tools import recent_runs, run_log
 from tests import factories as f
 from tests.llm_server import Reply
 from tests.plugin_app.ai_modes import ReleaseNotesMode

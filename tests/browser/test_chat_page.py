@@ -21,7 +21,7 @@ from projects.models import Job, Workflow
 from tests import factories as f
 from tests.conftest import serve
 from tests.llm_server import Reply
-from tests.modes.test_template_safety import alias_bomb
+from tests.projects.test_template_safety import alias_bomb
 
 from .conftest import log_in
 

@@ -8,11 +8,6 @@ from tests import factories as f
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(user, client_of):
-    return client_of(user)
-
-
 def test_site_objects_for_members(alice, user, make_user, client_of):
     project = alice.post("/api/projects/", {"name": "Mine"}, format="json").json()
     assert Project.objects.get(pk=project["id"]).members.filter(pk=user.pk).exists()

@@ -5,7 +5,7 @@ the worker's check of a model's answer, and POST /api/sessions/{id}/apply/."""
 import pytest
 
 from assistant import services
-from modes import workflow_yaml
+from projects import workflow_yaml
 from projects.models import Job, Workflow
 from tests import factories as f
 

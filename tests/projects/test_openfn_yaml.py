@@ -9,10 +9,10 @@ import yaml
 from assistant import services
 from assistant.demo_model import answer
 from assistant.prompts import WORKFLOW_SYSTEM
-from modes import workflow_yaml
+from projects import workflow_yaml
 from projects.models import Workflow
 from tests import factories as f
-from tests.modes.test_modes import VALID as LEGACY
+from tests.projects.test_modes import VALID as LEGACY
 
 pytestmark = pytest.mark.django_db
 

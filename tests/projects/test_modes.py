@@ -3,9 +3,9 @@ from rest_framework.exceptions import ValidationError
 
 from assistant import services
 from assistant.models import ChatMessage
-from modes import workflow_yaml
 from modes.base import DEFAULT_PLACEHOLDER, ModeBehaviour
 from modes.registry import site
+from projects import workflow_yaml
 from projects.models import Job, Workflow
 from tests import factories as f
 from tests.llm_server import Reply

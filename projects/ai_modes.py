@@ -1,25 +1,27 @@
-"""The built-in modes: job help and workflow templates."""
+"""The built-in modes of the demo site: job help and workflow templates, about its
+projects, workflows and jobs."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from rest_framework import exceptions
 
 from assistant import services
 from assistant.access import Access
+from assistant.errors import Conflict
 from assistant.models import ChatSession
 from assistant.prompts import JOB_CONTEXT_OPTIONS
 from assistant.tools import Tool
-from projects import selectors
-from projects.models import Job, Project, ProjectMembership, Workflow
+from modes.base import ModeBehaviour
+from modes.registry import register
 
-from . import workflow_yaml
-from .base import ModeBehaviour
+from . import selectors, workflow_yaml
 from .job_tools import JOB_TOOLS
-from .registry import register
+from .models import Job, Project, ProjectMembership, Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ def member_objects(user, ids: dict) -> dict:
         found[field] = allowed[field].filter(pk=value).first()
         if found[field] is None:
             raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
+    if "job" in found and "project" not in found:
+        found["project"] = found["job"].workflow.project
     return found
 
 
@@ -86,6 +90,9 @@ class ProjectSessions:
     def visible_sessions(self, *, user) -> Q:
         member = ProjectMembership.objects.filter(user=user, project=OuterRef(self.project_path))
         return Q(Exists(member)) & (Q(user=user) | Q(is_public=True))
+
+    def context_objects(self, *, user, ids: dict[str, Any]) -> dict[str, Any]:
+        return member_objects(user, ids)
 
     def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
         user, project = context.get("user"), context.get("project")
@@ -198,6 +205,36 @@ class WorkflowTemplateMode(ProjectSessions, ModeBehaviour):
             should_stop=should_stop,
             on_tool=on_tool,
         )
+
+    def apply(self, *, session, message_id=None, dry_run: bool = False) -> dict[str, Any]:
+        """Create or update the session's workflow from a template of the session (the
+        reply ``message_id``, else the latest), in one transaction; with ``dry_run``,
+        report what it would change and change nothing."""
+        if session.project_id is None:
+            raise Conflict("This session has no project to apply a template to.")
+        templates = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at")
+        if message_id is not None:
+            chosen = templates.filter(pk=message_id).first()
+            if chosen is None:
+                raise exceptions.ValidationError(
+                    {"message": ["No workflow template of this session has that id."]}
+                )
+        else:
+            chosen = templates.first()
+            if chosen is None:
+                raise Conflict("The session has no workflow template yet.")
+        try:
+            with transaction.atomic():
+                changes = workflow_yaml.apply(
+                    project=session.project, source=chosen.code, workflow=session.workflow, dry_run=dry_run
+                )
+                if not dry_run:
+                    services.session_associate_workflow(session=session, workflow=changes.workflow)
+        except workflow_yaml.TemplateError as exc:
+            raise Conflict("The template is invalid: " + " ".join(exc.errors)) from None
+        except workflow_yaml.ApplyConflict as exc:
+            raise Conflict(str(exc)) from None
+        return changes.as_dict()
 
     def handle_response_generated(self, *, session, message, result) -> dict[str, Any]:
         """Keep the YAML of the answer as the reply's ``code`` with its validation
