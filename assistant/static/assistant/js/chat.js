@@ -600,11 +600,25 @@
     return Boolean(message && message.status === "processing");
   }
 
+  // The status changes a message can make. A page that loaded a conversation and then
+  // replays its log from the start sees older changes again: they are not these, and
+  // are dropped, so the page never goes back from what it loaded (and its reply box
+  // never closes for a moment while the replay runs).
+  const NEXT_STATUS = {
+    pending: ["pending", "processing", "error", "cancelled"],
+    processing: ["pending", "processing", "success", "error", "cancelled"],
+    error: ["pending"],
+    cancelled: ["pending"],
+    success: [], // an answer is final
+  };
+
   const handlers = {
-    "message.created": (event) => addMessage(event.message),
+    "message.created": (event) => {
+      if (!state.messages.has(event.message.id)) addMessage(event.message);
+    },
     "message.status": (event) => {
       const message = state.messages.get(event.message_id);
-      if (!message || message.status === "success") return; // an answer is final
+      if (!message || !(NEXT_STATUS[message.status] || []).includes(event.status)) return;
       if (event.status === "processing") {
         dropStream(event.message_id); // a new attempt streams from the start
         streamFor(event.message_id);
