@@ -10,6 +10,8 @@ from tests.projects.test_modes import VALID
 
 pytestmark = pytest.mark.django_db
 
+QUERIES_FOR_MODES = 4
+
 
 @pytest.fixture
 def alice(user, client_of):
@@ -393,3 +395,13 @@ def test_a_huge_object_id_in_a_new_session_is_a_400(alice):
 )
 def test_a_huge_parent_id_is_a_400(alice, url, body):
     assert alice.post(url, body, format="json").status_code == 400
+
+
+def test_the_modes_list_looks_the_job_up_once_for_the_modes_that_share_the_lookup(
+    alice, own_job, django_assert_num_queries
+):
+    # One lookup of the job (with its project) for both built-in modes, then each mode's
+    # own checks (the caller's role, a reply in progress, usage) and the session's auth.
+    with django_assert_num_queries(QUERIES_FOR_MODES):
+        response = alice.get("/api/modes/", {"job": own_job.pk})
+    assert response.status_code == 200
