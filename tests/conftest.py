@@ -153,6 +153,15 @@ def routed(monkeypatch) -> list[str]:
     return calls
 
 
+def client_for(user) -> APIClient:
+    """A client of its own with the user's access token, as API users send it."""
+    from accounts.services import tokens_for_user
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
+    return client
+
+
 @pytest.fixture
 def client_of(api_client):
     """``client_of(user)``: the API client, authenticated as ``user``."""

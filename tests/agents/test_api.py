@@ -4,12 +4,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from accounts.services import tokens_for_user
 from agents import services
 from agents.models import WorkerTask
 from events.models import Event as EventRow
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +16,6 @@ pytestmark = pytest.mark.django_db
 def body(**metadata) -> dict:
     return {"timestamp": "2025-01-31T12:00:00Z", "source": "tests", "type": "worker.task", "userID": "alice",
             "metadata": metadata}  # fmt: skip
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
-    return client
 
 
 def with_lines(task, n: int) -> WorkerTask:

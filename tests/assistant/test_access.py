@@ -3,37 +3,18 @@ model call and tool call re-checks that the user may still use the session's obj
 with the project roles (owner, admin, editor, viewer)."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from assistant import processing, services
 from assistant.models import ChatMessage, ChatSession
 from projects.models import Job, ProjectMembership, Workflow
 from tests import factories as f
+from tests.conftest import client_for
 from tests.llm_server import Reply
 from tests.projects.test_modes import VALID
 
 pytestmark = pytest.mark.django_db
 Role = ProjectMembership.Role
 Status = ChatMessage.Status
-
-
-def client_for(user) -> APIClient:
-    """A client with the user's own access token, as API users send it."""
-    from accounts.services import tokens_for_user
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
-    return client
-
-
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
 
 
 @pytest.fixture

@@ -6,25 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from assistant import processing
 from assistant.models import ChatMessage, ChatSession
 from events.models import Event, Schedule
 from tests import factories as f
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def job(user):
-    return f.job(workflow_=f.workflow(project_=f.project(members=[user])))
 
 
 def test_a_retried_session_create_returns_the_first_session(

@@ -5,26 +5,15 @@ disclaimer, which the API enforces as well as the page."""
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from rest_framework.test import APIClient
 
 from accounts.services import tokens_for_user
 from assistant import services
 from assistant.models import ChatMessage, ChatSession, Disclaimer
 from config.asgi import application
 from tests import factories as f
+from tests.conftest import client_for
 
 Status = ChatMessage.Status
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def job(user):
-    return f.job(workflow_=f.workflow(project_=f.project(members=[user])))
 
 
 @pytest.fixture

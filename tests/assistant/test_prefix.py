@@ -5,7 +5,6 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from assistant import services
-from tests import factories as f
 from tests.permissions import DASHBOARD_PERMISSIONS, grant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.prefixed_urls")]
@@ -14,11 +13,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.p
 @pytest.fixture
 def staff_user(make_user):
     return grant(make_user("root", is_staff=True), *DASHBOARD_PERMISSIONS, group="Operators")
-
-
-@pytest.fixture
-def job(user):
-    return f.job(workflow_=f.workflow(project_=f.project(members=[user])))
 
 
 def test_the_pages_the_api_and_its_docs_answer_under_the_prefix(client, user, staff_user):

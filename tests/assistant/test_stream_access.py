@@ -34,16 +34,6 @@ def _in_memory_wake_ups(settings):
 
 
 @pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
 def public_session(alice, bob, enqueued):
     project = f.project(members=[alice])
     f.member(project, bob, Role.VIEWER)
