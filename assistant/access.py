@@ -10,7 +10,6 @@ Staff with the ``assistant.view_chatsession`` permission may read every session.
 
 from __future__ import annotations
 
-import enum
 import operator
 from dataclasses import dataclass
 from functools import reduce
@@ -19,21 +18,16 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from .access_levels import NOT_THE_OWNER_TEXT, REVOKED_TEXT, Access, AccessRevoked
+from .exceptions import NotFound, PermissionDenied
 from .models import ChatMessage, ChatSession
 
-
-class Access(enum.IntEnum):
-    NONE = 0
-    READ = 1
-    WRITE = 2
+__all__ = ["NOT_THE_OWNER_TEXT", "REVOKED_TEXT", "Access", "AccessRevoked"]
 
 
-NOT_THE_OWNER_TEXT = "This conversation is read-only for you."
-REVOKED_TEXT = "You no longer have access to this conversation."
 READ_ALL_PERMISSION = "assistant.view_chatsession"
 
 
@@ -77,16 +71,12 @@ def sessions_visible_to(user) -> QuerySet[ChatSession]:
 def session_for(*, user, session_id, need: Access = Access.READ) -> ChatSession:
     """The session, if ``user`` may use it as far as ``need``: 404 when they may not
     see it (or it does not exist), 403 when they may see it but not change it."""
-    session = (
-        ChatSession.objects.select_related("user", "job__workflow__project", "project", "workflow")
-        .filter(pk=session_id)
-        .first()
-    )
+    session = ChatSession.objects.select_related("user").filter(pk=session_id).first()
     access = session_access(user=user, session=session) if session is not None else Access.NONE
     if access is Access.NONE:
-        raise exceptions.NotFound()
+        raise NotFound()
     if access < need:
-        raise exceptions.PermissionDenied(NOT_THE_OWNER_TEXT)
+        raise PermissionDenied(NOT_THE_OWNER_TEXT)
     return session
 
 
@@ -95,23 +85,15 @@ def message_for(*, user, message_id, need: Access = Access.WRITE) -> ChatMessage
     ``session_for``)."""
     message = ChatMessage.objects.filter(pk=message_id).only("id", "session_id").first()
     if message is None:
-        raise exceptions.NotFound()
+        raise NotFound()
     session_for(user=user, session_id=message.session_id, need=need)
     return ChatMessage.objects.select_related("session").get(pk=message.pk)
-
-
-class AccessRevoked(Exception):
-    """The user lost access while their question was being answered."""
 
 
 def check_still_writable(*, user, session: ChatSession) -> None:
     """Raise ``AccessRevoked`` unless ``user`` may still ask in ``session`` (read
     again from the database). Run before the model is asked and before each tool call."""
-    fresh = (
-        ChatSession.objects.select_related("job__workflow__project", "project", "workflow")
-        .filter(pk=session.pk)
-        .first()
-    )
+    fresh = ChatSession.objects.filter(pk=session.pk).first()
     from django.contrib.auth import get_user_model
 
     current = get_user_model().objects.filter(pk=user.pk).first()
@@ -169,11 +151,7 @@ def credentials_user(credentials: StreamCredentials):
 def stream_access(*, credentials: StreamCredentials, session_id) -> tuple[object | None, Access, bool]:
     """(user, access, is_owner) for an open stream now, read afresh from the database."""
     user = credentials_user(credentials)
-    session = (
-        ChatSession.objects.select_related("job__workflow__project", "project", "workflow")
-        .filter(pk=session_id)
-        .first()
-    )
+    session = ChatSession.objects.filter(pk=session_id).first()
     if user is None or session is None:
         return None, Access.NONE, False
     return user, session_access(user=user, session=session), session.user_id == user.pk

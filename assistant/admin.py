@@ -23,12 +23,21 @@ class ChatMessageInline(admin.TabularInline):
 
 @admin.register(ChatSession)
 class ChatSessionAdmin(admin.ModelAdmin):
-    list_display = ("title", "mode", "user", "job", "project", "message_count", "updated_at")
-    list_filter = ("mode", "is_public")
-    list_select_related = ("user", "job", "project")
-    search_fields = ("title", "messages__content")
-    raw_id_fields = ("user", "job", "project", "workflow")
-    readonly_fields = ("id", "created_at", "updated_at")
+    list_display = (
+        "title",
+        "mode",
+        "user",
+        "subject_type",
+        "subject_id",
+        "scope",
+        "message_count",
+        "updated_at",
+    )
+    list_filter = ("mode", "is_public", "subject_type")
+    list_select_related = ("user", "subject_type")
+    search_fields = ("title", "messages__content", "scope")
+    raw_id_fields = ("user",)
+    readonly_fields = ("id", "subject_type", "subject_id", "scope", "created_at", "updated_at")
     inlines = [ChatMessageInline]
 
     def get_queryset(self, request):
@@ -118,10 +127,10 @@ class DisclaimerAdmin(admin.ModelAdmin):
 
 @admin.register(AIUsage)
 class AIUsageAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "project", "source", "model", "total_tokens")
+    list_display = ("created_at", "user", "scope", "source", "model", "total_tokens")
     list_filter = ("source", "model")
-    list_select_related = ("user", "project")
-    search_fields = ("user__username", "model")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "model", "scope")
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -12,10 +16,11 @@ from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
 from . import dispatch, idempotency, selectors, services
-from .access import Access, message_for, session_access, session_for
+from .access import Access, message_for, session_access, session_for, sessions_visible_to
+from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
 from .exceptions import AssistantNotConfigured, QueueUnavailable
 from .models import ChatMessage, ChatSession
-from .serializers import ChatMessageSerializer, ChatSessionDetailSerializer, ChatSessionSerializer
+from .serializers import ChatMessageSerializer
 
 
 class HealthView(APIView):
@@ -101,9 +106,32 @@ class DisclaimerSerializer(serializers.Serializer):
     accepted = serializers.BooleanField()
 
 
-class ModesContextSerializer(serializers.Serializer):
-    job = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+def _modes_fields(callback: str) -> dict[str, serializers.Field]:
+    """The fields the enabled modes declare with ``callback`` (``form_fields`` or
+    ``list_filters``), by name: the first mode that declares a name gives its type."""
+    fields: dict[str, serializers.Field] = {}
+    for mode in site.all():
+        for name, field in getattr(mode, callback)().items():
+            fields.setdefault(name, field)
+    return fields
+
+
+class WithModesFields(serializers.Serializer):
+    """A serializer whose fields are its own and those the enabled modes declare with
+    ``modes_callback``."""
+
+    modes_callback = "form_fields"
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, field in _modes_fields(self.modes_callback).items():
+            fields.setdefault(name, field)
+        return fields
+
+
+class ModesContextSerializer(WithModesFields):
+    """The ids of the objects to ask about (the modes' form fields: ``?job=``,
+    ``?project=``)."""
 
 
 class ModesView(APIView):
@@ -131,35 +159,44 @@ class ModesView(APIView):
         )
 
 
-#: Largest id a database integer column holds; bigger ones are bad input, not a crash.
-ID_MAX = 2**63 - 1
+class SessionListSerializer(WithModesFields):
+    """The list's own parameters, and the filters the enabled modes understand."""
 
+    modes_callback = "list_filters"
 
-class SessionListSerializer(serializers.Serializer):
     mode = serializers.CharField(required=False)
-    job = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
-    project = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
-    workflow = serializers.RegexField(r"^(\d{1,18}|none)$", required=False)
     search = serializers.CharField(required=False, max_length=200)
     sort = serializers.ChoiceField(["asc", "desc"], default="desc")
     offset = serializers.IntegerField(default=0, min_value=0)
     limit = serializers.IntegerField(default=selectors.DEFAULT_LIMIT, min_value=1, max_value=100)
 
 
-class SessionCreateSerializer(serializers.Serializer):
+class SessionCreateSerializer(WithModesFields):
+    """A mode, the first message, and the mode's form (its ``form_fields``)."""
+
     mode = StrictCharField(max_length=64)
     content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
-    job = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
-    project = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
-    workflow = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
     meta = serializers.DictField(required=False)
 
 
-def _page(result) -> dict:
-    return {
-        "sessions": ChatSessionSerializer(result["sessions"], many=True).data,
-        "pagination": result["pagination"].as_dict(),
-    }
+def _page(result, *, has_next_page: bool | None = None) -> dict:
+    pagination = result["pagination"].as_dict()
+    if has_next_page is not None:
+        pagination["has_next_page"] = has_next_page
+    return {"sessions": ChatSessionSerializer(result["sessions"], many=True).data, "pagination": pagination}
+
+
+def _filtered(sessions, filters: dict):
+    """The sessions that match ``filters``: of each enabled mode that understands every
+    one of them, those its ``filter_sessions`` lets through."""
+    if not filters:
+        return sessions
+    matching = [
+        Q(mode=mode.id) & mode.filter_sessions(filters)
+        for mode in site.all()
+        if set(filters) <= set(mode.list_filters())
+    ]
+    return sessions.filter(reduce(operator.or_, matching)) if matching else sessions.none()
 
 
 class SessionsView(APIView):
@@ -172,7 +209,30 @@ class SessionsView(APIView):
     def get(self, request):
         params = SessionListSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(_page(selectors.session_search(user=request.user, **params.validated_data)))
+        values = dict(params.validated_data)
+        mode_id, search = values.pop("mode", None), values.pop("search", None)
+        page = {"sort": values.pop("sort"), "offset": values.pop("offset"), "limit": values.pop("limit")}
+        filters = {name: value for name, value in values.items() if value is not None}
+        visible = sessions_visible_to(request.user)
+        if not mode_id:
+            return Response(
+                _page(selectors.session_search(sessions=_filtered(visible, filters), search=search, **page))
+            )
+        if mode_id not in site:
+            return Response(_page(selectors.session_search(sessions=visible.none(), **page)))
+        mode = site.get(mode_id)
+        unknown = set(filters) - set(mode.list_filters())
+        if unknown:
+            # Filters of other modes: none of this mode's sessions has them.
+            return Response(_page(selectors.session_search(sessions=visible.none(), **page)))
+        result = mode.list_sessions(user=request.user, visible=visible, params=filters, search=search, **page)
+        more = mode.more_sessions(
+            user=request.user,
+            params=filters,
+            current_count=page["offset"] + len(result["sessions"]),
+            total=result["pagination"].total_count,
+        )
+        return Response(_page(result, has_next_page=more))
 
     @extend_schema(
         request=SessionCreateSerializer,
@@ -191,7 +251,7 @@ class SessionsView(APIView):
         params = {k: v for k, v in values.items() if v is not None}
         mode.context_objects(user=request.user, ids=params)
         session = mode.create_session(user=request.user, content=content, params=params, meta=meta)
-        session = selectors.session_get(session_id=session.pk)
+        session = mode.get_session(session_id=session.pk)
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
@@ -213,7 +273,11 @@ class SessionWithInputSerializer(ChatSessionDetailSerializer):
 class SessionDetailView(APIView):
     @extend_schema(responses=SessionWithInputSerializer, summary="A session with its messages")
     def get(self, request, session_id):
-        session = selectors.session_get(session_id=_session_for(request, session_id).pk)
+        session = _session_for(request, session_id)
+        try:
+            session = site.get(session.mode).get_session(session_id=session.pk)
+        except NotRegistered:
+            session = selectors.session_get(session_id=session.pk)
         session.input_disabled = _input_disabled(request.user, session)
         return Response(SessionWithInputSerializer(session).data)
 
@@ -241,7 +305,7 @@ def _input_disabled(user, session: ChatSession) -> str | None:
         mode = site.get(session.mode)
     except NotRegistered:
         return "This assistant mode is not available any more."
-    return mode.chat_input_disabled({"user": user, "session": session, "project": session.project})
+    return mode.chat_input_disabled({"user": user, "session": session})
 
 
 class MessageCreateSerializer(serializers.Serializer):

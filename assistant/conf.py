@@ -44,9 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOOL_ROUNDS": 5,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
     "SWEEP_INTERVAL": 5.0,
-    # Token quotas per period ("day" or "month"); None means unlimited.
+    # Token quotas per period ("day" or "month") of a user and of a scope (the built-in
+    # modes: a project); None means unlimited.
     "USER_TOKEN_LIMIT": None,
-    "PROJECT_TOKEN_LIMIT": None,
+    "SCOPE_TOKEN_LIMIT": None,
     "USAGE_PERIOD": "month",
     # Threads of the web process that run AI work on the embedded default.
     "IN_PROCESS_WORKERS": 32,

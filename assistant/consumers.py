@@ -38,9 +38,7 @@ CONNECT_GRACE = 0.5
 @database_sync_to_async
 def _load(session_id, user) -> tuple[ChatSession | None, Access]:
     """(session, access) if the user may see it; (None, NONE) otherwise."""
-    session = (
-        ChatSession.objects.select_related("job__workflow__project", "project").filter(pk=session_id).first()
-    )
+    session = ChatSession.objects.filter(pk=session_id).first()
     if session is None:
         return None, Access.NONE
     return session, session_access(user=user, session=session)

@@ -1,4 +1,7 @@
-"""Errors the assistant's services raise; each is also the API's answer to it."""
+"""Errors the assistant's services, modes and access checks raise. Each carries the
+API's answer to it (a status, a code and a detail), so the API's error mapping
+(``assistant.errors``), the socket and the commands turn them into their own replies;
+no service or mode raises anything of the web framework's."""
 
 from rest_framework import exceptions, status
 
@@ -7,6 +10,18 @@ from assistant.errors import Conflict, ServiceUnavailable
 USAGE_LIMIT_TEXT = "AI usage limit reached. Please try again later."
 INTERRUPTED_TEXT = "The assistant was interrupted before it finished. Please try again."
 NOT_CONFIGURED_TEXT = "The AI assistant is not configured. Set OPENAI_API_KEY (and OPENAI_BASE_URL)."
+
+
+class InvalidInput(exceptions.ValidationError):
+    """Bad input: ``detail`` is a text, or the fields' errors ``{"field": ["text"]}``."""
+
+
+class NotFound(exceptions.NotFound):
+    """Nothing the user may see has this id."""
+
+
+class PermissionDenied(exceptions.PermissionDenied):
+    """The user may see it but not do this."""
 
 
 class UsageLimitReached(exceptions.APIException):
@@ -57,7 +72,10 @@ __all__ = [
     "QueueUnavailable",
     "TooManyInFlight",
     "INTERRUPTED_TEXT",
+    "InvalidInput",
     "InvalidStatus",
+    "NotFound",
+    "PermissionDenied",
     "USAGE_LIMIT_TEXT",
     "UsageLimitReached",
 ]

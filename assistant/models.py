@@ -3,6 +3,8 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 
@@ -18,15 +20,17 @@ class ChatSession(models.Model):
     title = models.CharField(max_length=title_max_length(), blank=True)
     mode = models.CharField(max_length=64, help_text="A registered mode id.")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
-    job = models.ForeignKey(
-        "projects.Job", null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
+    #: The object the conversation is about (any model of the site), set by its mode;
+    #: none for a conversation about nothing in particular.
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
-    )
-    workflow = models.ForeignKey(
-        "projects.Workflow", null=True, blank=True, on_delete=models.CASCADE, related_name="chat_sessions"
-    )
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    subject = GenericForeignKey("subject_type", "subject_id")
+    #: The group the conversation belongs to, set by its mode (the built-in modes: its
+    #: project, ``"project:<id>"``): listed together, and limited together by
+    #: ``SCOPE_TOKEN_LIMIT``.
+    scope = models.CharField(max_length=100, blank=True, default="")
     is_public = models.BooleanField(default=False)
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,20 +39,10 @@ class ChatSession(models.Model):
     class Meta:
         ordering = ["-updated_at"]
         indexes = [
-            models.Index(fields=["job", "updated_at"], name="session_job_updated"),
-            models.Index(fields=["project", "workflow", "updated_at"], name="session_project_updated"),
+            models.Index(fields=["subject_type", "subject_id", "updated_at"], name="session_subject_updated"),
+            models.Index(fields=["scope", "updated_at"], name="session_scope_updated"),
             models.Index(fields=["user", "updated_at"], name="session_user_updated"),
             models.Index(fields=["updated_at"], name="session_updated"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=~models.Q(mode="job_code") | models.Q(job__isnull=False),
-                name="job_session_has_job",
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(mode="workflow_template") | models.Q(project__isnull=False),
-                name="workflow_session_has_project",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -180,9 +174,8 @@ class AIUsage(models.Model):
     """Tokens one model call used; summed for limits and reports."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ai_usage")
-    project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="ai_usage"
-    )
+    #: The session's scope when the tokens were used.
+    scope = models.CharField(max_length=100, blank=True, default="")
     session = models.ForeignKey(
         ChatSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_rows"
     )
@@ -202,7 +195,7 @@ class AIUsage(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["user", "created_at"], name="usage_user_created"),
-            models.Index(fields=["project", "created_at"], name="usage_project_created"),
+            models.Index(fields=["scope", "created_at"], name="usage_scope_created"),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import llm, realtime, services
+from . import llm, realtime, services, tools
 from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
 from .dispatch import backoff, enqueue_message, reconnect_delay
@@ -181,10 +181,7 @@ def message_claim(*, message_id) -> ChatMessage | None:
     )
     if not claimed:
         return None
-    message = ChatMessage.objects.select_related(
-        "user", "session", "session__user", "session__job__workflow__project", "session__project",
-        "session__workflow",
-    ).get(pk=message_id)  # fmt: skip
+    message = ChatMessage.objects.select_related("user", "session", "session__user").get(pk=message_id)
     message.lease = _current.lease = Lease.of(message)
     return message
 
@@ -352,7 +349,7 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         message_fail(message=message, error=INTERRUPTED_TEXT)
         return Outcome("error")
     _publish_status(message, Status.PROCESSING)
-    if services.usage_limit_reached(user=message.user, project=services._project_of(session)):
+    if services.usage_limit_reached(user=message.user, scope=session.scope):
         message_fail(message=message, error=USAGE_LIMIT_TEXT)
         return Outcome("error")
 
@@ -379,9 +376,10 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
     extra_arguments = {"on_tool": on_tool} if _query_takes_on_tool(type(mode)) else {}
     try:
-        result = mode.query(
-            session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments
-        )
+        with tools.checking_access(lambda: check_still_writable(user=message.user, session=session)):
+            result = mode.query(
+                session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments
+            )
     except llm.Cancelled:
         return _stopped(message)
     except AccessRevoked as exc:

@@ -13,8 +13,6 @@ from .models import ChatMessage, ChatSession
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
-#: Pass as ``workflow`` to list only the sessions of a project with no workflow.
-NO_WORKFLOW = "none"
 
 
 @dataclass(frozen=True)
@@ -69,47 +67,10 @@ def session_get(*, session_id, queryset: QuerySet[ChatSession] | None = None) ->
     Raises ``ChatSession.DoesNotExist``."""
     queryset = queryset if queryset is not None else ChatSession.objects.all()
     return (
-        queryset.select_related("user", "job", "job__workflow", "project", "workflow")
+        queryset.select_related("user")
         .prefetch_related(Prefetch("messages", queryset=visible_messages()))
         .get(pk=session_id)
     )
-
-
-def _sessions_for(*, job=None, project=None, workflow=None):
-    if (job is None) == (project is None):
-        raise ValueError("List the sessions of a job or of a project.")
-    if job is not None:
-        return ChatSession.objects.filter(job=job)
-    sessions = ChatSession.objects.filter(project=project, mode="workflow_template")
-    if workflow == NO_WORKFLOW:
-        sessions = sessions.filter(workflow__isnull=True)
-    elif hasattr(workflow, "pk"):
-        sessions = sessions.filter(workflow=workflow)
-    elif workflow is not None:
-        sessions = sessions.filter(workflow_id=workflow)
-    return sessions
-
-
-def session_list(
-    *,
-    job=None,
-    project=None,
-    workflow=None,
-    sort: str = "desc",
-    offset: int = 0,
-    limit: int = DEFAULT_LIMIT,
-    queryset: QuerySet[ChatSession] | None = None,
-) -> dict[str, Any]:
-    """A page of a job's or a project's sessions (optionally one workflow's, or
-    ``NO_WORKFLOW``), by ``updated_at``, with message counts and pagination meta.
-    Two queries, however many sessions there are."""
-    if sort not in ("asc", "desc"):
-        raise ValueError("sort is 'asc' or 'desc'")
-    offset, limit = max(0, int(offset)), max(1, int(limit))
-    sessions = _sessions_for(job=job, project=project, workflow=workflow)
-    if queryset is not None:
-        sessions = sessions & queryset
-    return session_page(sessions, sort=sort, offset=offset, limit=limit)
 
 
 def session_page(sessions: QuerySet[ChatSession], *, sort: str, offset: int, limit: int) -> dict[str, Any]:
@@ -132,73 +93,24 @@ def session_page(sessions: QuerySet[ChatSession], *, sort: str, offset: int, lim
     return {"sessions": page, "pagination": PaginationMeta(offset, limit, total)}
 
 
-def session_has_more(*, job=None, project=None, current_count: int) -> bool:
-    """Whether more sessions exist beyond the ``current_count`` already loaded."""
-    return _sessions_for(job=job, project=project).count() > current_count
-
-
 def session_pending_user_messages(*, session: ChatSession) -> list[ChatMessage]:
     return list(
         session.messages.filter(role=ChatMessage.Role.USER, status=Status.PENDING).order_by("created_at")
     )
 
 
-@dataclass
-class JobContext:
-    code: str
-    adaptor: str
-    run_log: str | None = None
-    run_id: int | None = None
-
-
-def session_put_code_and_adaptor(*, session: ChatSession, code: str, adaptor: str) -> ChatSession:
-    """Attach a job's code and adaptor to the session (not saved) for the next query."""
-    session.context = JobContext(code=code, adaptor=adaptor)
-    return session
-
-
-def session_enrich_with_job_context(*, session: ChatSession) -> ChatSession:
-    """Attach the job's code and adaptor, and the log of the run the session follows
-    (``meta["follow_run_id"]``), as ``session.context``."""
-    job = session.job
-    if job is None:
-        session.context = None
-        return session
-    session_put_code_and_adaptor(session=session, code=job.code, adaptor=job.adaptor)
-    run_id = (session.meta or {}).get("follow_run_id")
-    if run_id is not None:
-        run = job.runs.filter(pk=run_id).only("id", "log").first()
-        if run is not None:
-            session.context.run_log, session.context.run_id = run.log, run.pk
-    return session
-
-
 def session_search(
     *,
-    user,
-    mode: str | None = None,
-    job: int | None = None,
-    project: int | None = None,
-    workflow: int | str | None = None,
+    sessions: QuerySet[ChatSession],
     search: str | None = None,
     sort: str = "desc",
     offset: int = 0,
     limit: int = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    """A page of the sessions the user may read, filtered; two queries."""
-    from .access import sessions_visible_to
-
-    sessions = sessions_visible_to(user)
-    if mode:
-        sessions = sessions.filter(mode=mode)
-    if job is not None:
-        sessions = sessions.filter(job_id=job)
-    if project is not None:
-        sessions = sessions.filter(project_id=project)
-    if workflow == NO_WORKFLOW:
-        sessions = sessions.filter(workflow__isnull=True)
-    elif workflow is not None:
-        sessions = sessions.filter(workflow_id=workflow)
+    """A page of ``sessions`` (those a user may read, filtered), whose title has
+    ``search``; two queries, however many sessions there are."""
+    if sort not in ("asc", "desc"):
+        raise ValueError("sort is 'asc' or 'desc'")
     if search:
         sessions = sessions.filter(title__icontains=search)
-    return session_page(sessions, sort=sort, offset=offset, limit=limit)
+    return session_page(sessions, sort=sort, offset=max(0, int(offset)), limit=max(1, int(limit)))

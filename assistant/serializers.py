@@ -1,4 +1,4 @@
-"""The shapes of sessions and messages, shared by the API and the realtime events."""
+"""The shape of a message, shared by the API and the realtime events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .models import ChatMessage, ChatSession
+from .models import ChatMessage
 
 
 class ChatMessageSerializer(serializers.ModelSerializer):
@@ -27,35 +27,6 @@ class ChatMessageSerializer(serializers.ModelSerializer):
             "meta",
             "created_at",
         ]
-        read_only_fields = fields
-
-
-class ChatSessionSerializer(serializers.ModelSerializer):
-    message_count = serializers.IntegerField(read_only=True, default=None)
-
-    class Meta:
-        model = ChatSession
-        fields = [
-            "id",
-            "title",
-            "mode",
-            "job",
-            "project",
-            "workflow",
-            "meta",
-            "is_public",
-            "message_count",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class ChatSessionDetailSerializer(ChatSessionSerializer):
-    messages = ChatMessageSerializer(many=True, read_only=True)
-
-    class Meta(ChatSessionSerializer.Meta):
-        fields = [*ChatSessionSerializer.Meta.fields, "messages"]
         read_only_fields = fields
 
 

@@ -18,12 +18,18 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
-from rest_framework import exceptions
 
 from . import llm, realtime
 from .conf import assistant_settings
 from .dispatch import enqueue_message
-from .exceptions import Conflict, DisclaimerRequired, InvalidStatus, TooManyInFlight, UsageLimitReached
+from .exceptions import (
+    Conflict,
+    DisclaimerRequired,
+    InvalidInput,
+    InvalidStatus,
+    TooManyInFlight,
+    UsageLimitReached,
+)
 from .models import (
     AIUsage,
     ChatMessage,
@@ -93,30 +99,21 @@ def session_create(
     mode: str,
     user,
     content: str,
-    job=None,
-    project=None,
-    workflow=None,
+    subject=None,
+    scope: str = "",
     meta: dict[str, Any] | None = None,
     code: str | None = None,
 ) -> ChatSession:
-    """A session and its first (pending) user message, in one transaction."""
-    if mode == "job_code" and job is None:
-        raise exceptions.ValidationError({"job": ["A job session needs a job."]})
-    if mode == "workflow_template" and project is None:
-        raise exceptions.ValidationError({"project": ["A workflow session needs a project."]})
-    if workflow is not None and project is not None and workflow.project_id != project.pk:
-        raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
-    if job is not None and project is None:
-        project = job.workflow.project
+    """A session about ``subject`` (any saved model instance, or none) filed under
+    ``scope``, and its first (pending) user message, in one transaction."""
     if meta is not None:
         check_json_limits(meta, field="meta")
     with transaction.atomic():
         session = ChatSession.objects.create(
             mode=mode,
             user=user,
-            job=job,
-            project=project,
-            workflow=workflow,
+            **({"subject": subject} if subject is not None else {}),
+            scope=scope,
             title=session_title(content),
             meta=meta or {},
         )
@@ -124,39 +121,17 @@ def session_create(
     return session
 
 
-def session_create_for_job(*, job, user, content: str, meta=None, code=None) -> ChatSession:
-    return session_create(mode="job_code", user=user, content=content, job=job, meta=meta, code=code)
-
-
-def session_create_for_workflow(
-    *, project, workflow, user, content: str, meta=None, code=None
-) -> ChatSession:
-    return session_create(
-        mode="workflow_template",
-        user=user,
-        content=content,
-        project=project,
-        workflow=workflow,
-        meta=meta,
-        code=code,
-    )
-
-
-def session_associate_workflow(*, session: ChatSession, workflow) -> ChatSession:
-    """Link the workflow a session generated to it, for later turns."""
-    if session.project_id is not None and workflow.project_id != session.project_id:
-        raise exceptions.ValidationError({"workflow": ["The workflow is not in this session's project."]})
-    session.workflow = workflow
-    session.save(update_fields=["workflow", "updated_at"])
+def session_set_subject(*, session: ChatSession, subject) -> ChatSession:
+    """Make the session about ``subject`` from now on (a workflow its template created)."""
+    session.subject = subject
+    session.save(update_fields=["subject_type", "subject_id", "updated_at"])
     return session
 
 
 def session_rename(*, session: ChatSession, title: str) -> ChatSession:
     title = title.strip()
     if not title or len(title) > title_max_length():
-        raise exceptions.ValidationError(
-            {"title": [f"Give a title of 1 to {title_max_length()} characters."]}
-        )
+        raise InvalidInput({"title": [f"Give a title of 1 to {title_max_length()} characters."]})
     session.title = title
     session.save(update_fields=["title", "updated_at"])
     return session
@@ -174,17 +149,17 @@ def check_json_limits(value: Any, *, field: str) -> None:
     ``MAX_META_BYTES`` bytes of JSON, nested at most ``MAX_META_DEPTH`` levels deep;
     ``ValidationError`` naming ``field`` otherwise. Walked without recursion."""
     if not isinstance(value, dict):
-        raise exceptions.ValidationError({field: ["Give a JSON object."]})
+        raise InvalidInput({field: ["Give a JSON object."]})
     max_bytes, max_depth = assistant_settings.MAX_META_BYTES, assistant_settings.MAX_META_DEPTH
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth > max_depth:
-                raise exceptions.ValidationError({field: [f"Nest at most {max_depth} levels deep."]})
+                raise InvalidInput({field: [f"Nest at most {max_depth} levels deep."]})
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     if len(json.dumps(value, ensure_ascii=False, default=str).encode()) > max_bytes:
-        raise exceptions.ValidationError({field: [f"Keep it under {max_bytes:,} bytes of JSON."]})
+        raise InvalidInput({field: [f"Keep it under {max_bytes:,} bytes of JSON."]})
 
 
 def in_flight_check(*, user, session: ChatSession) -> None:
@@ -207,7 +182,7 @@ def in_flight_check(*, user, session: ChatSession) -> None:
 def _validate_content(role: str, content: Any) -> None:
     limit = ChatMessage.MAX_LENGTH if role == Role.USER else ASSISTANT_MAX_LENGTH
     if not isinstance(content, str) or not 1 <= len(content) <= limit:
-        raise exceptions.ValidationError({"content": [f"Ensure the message has 1 to {limit:,} characters."]})
+        raise InvalidInput({"content": [f"Ensure the message has 1 to {limit:,} characters."]})
 
 
 def message_save(
@@ -231,15 +206,15 @@ def message_save(
     ``announce=False`` leaves telling clients to the caller (processing announces a
     reply as ``message.completed``)."""
     if role not in Role.values:
-        raise exceptions.ValidationError({"role": [f"Use one of {', '.join(Role.values)}."]})
+        raise InvalidInput({"role": [f"Use one of {', '.join(Role.values)}."]})
     _validate_content(role, content)
     if role == Role.USER and user is None:
-        raise exceptions.ValidationError({"user": ["A user message needs its user."]})
+        raise InvalidInput({"user": ["A user message needs its user."]})
     status = status or (Status.PENDING if role == Role.USER else Status.SUCCESS)
     if status not in Status.values:
         raise InvalidStatus(status)
     if role == Role.USER and status == Status.PENDING:
-        usage_check(user=user, project=_project_of(session))
+        usage_check(user=user, scope=session.scope)
     with transaction.atomic():
         if role == Role.USER and status == Status.PENDING:
             in_flight_check(user=user, session=session)
@@ -311,7 +286,7 @@ def message_retry(*, message: ChatMessage) -> ChatMessage:
         locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
         if locked.role != Role.USER or locked.status not in (Status.ERROR, Status.CANCELLED):
             raise Conflict("Only a failed or cancelled user message can be retried.")
-        usage_check(user=locked.user, project=_project_of(locked.session))
+        usage_check(user=locked.user, scope=locked.session.scope)
         in_flight_check(user=locked.user, session=locked.session)
         locked.status = Status.PENDING
         locked.error = locked.partial = ""
@@ -392,14 +367,6 @@ def disclaimer_read_recently(*, user, now=None) -> bool:
 # --- Usage ------------------------------------------------------------------------
 
 
-def _project_of(session: ChatSession):
-    if session.project_id is not None:
-        return session.project
-    if session.job_id is not None:
-        return session.job.workflow.project
-    return None
-
-
 def usage_period_start(now=None):
     now = (now or timezone.now()).astimezone(UTC)
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -408,36 +375,37 @@ def usage_period_start(now=None):
     return start
 
 
-def usage_total(*, user=None, project=None, since=None) -> int:
+def usage_total(*, user=None, scope: str = "", since=None) -> int:
+    """Tokens used since ``since`` (this period by default) by ``user``, or in ``scope``."""
     rows = AIUsage.objects.filter(created_at__gte=since or usage_period_start())
-    rows = rows.filter(user=user) if user is not None else rows.filter(project=project)
+    rows = rows.filter(user=user) if user is not None else rows.filter(scope=scope)
     return rows.aggregate(total=Sum("total_tokens"))["total"] or 0
 
 
-def usage_limit_reached(*, user, project=None) -> bool:
+def usage_limit_reached(*, user, scope: str = "") -> bool:
     user_limit = assistant_settings.USER_TOKEN_LIMIT
-    project_limit = assistant_settings.PROJECT_TOKEN_LIMIT
+    scope_limit = assistant_settings.SCOPE_TOKEN_LIMIT
     if user_limit is not None and usage_total(user=user) >= user_limit:
         return True
-    return project is not None and project_limit is not None and usage_total(project=project) >= project_limit
+    return bool(scope) and scope_limit is not None and usage_total(scope=scope) >= scope_limit
 
 
-def usage_check(*, user, project=None) -> None:
-    """Raise ``UsageLimitReached`` when the user's or the project's quota is used up."""
-    if usage_limit_reached(user=user, project=project):
+def usage_check(*, user, scope: str = "") -> None:
+    """Raise ``UsageLimitReached`` when the user's or the scope's quota is used up."""
+    if usage_limit_reached(user=user, scope=scope):
         raise UsageLimitReached()
 
 
 def usage_record(
-    *, user, usage: dict[str, int], model: str = "", session=None, message=None, project=None, source="chat"
+    *, user, usage: dict[str, int], model: str = "", session=None, message=None, scope=None, source="chat"
 ) -> AIUsage:
-    if project is None and session is not None:
-        project = _project_of(session)
+    if scope is None:
+        scope = session.scope if session is not None else ""
     prompt = int(usage.get("prompt_tokens", 0) or 0)
     completion = int(usage.get("completion_tokens", 0) or 0)
     return AIUsage.objects.create(
         user=user,
-        project=project,
+        scope=scope,
         session=session,
         message=message,
         source=source,
@@ -484,72 +452,8 @@ def ai_query(
     )
 
 
-def ai_query_job(
-    *,
-    session: ChatSession,
-    message: ChatMessage,
-    options: dict[str, Any] | None = None,
-    tools: list[Tool] | None = None,
-    on_delta=None,
-    should_stop=None,
-    on_tool: OnTool | None = None,
-) -> llm.ChatResult:
-    """Ask for job help with the job's code, adaptor and followed run's log."""
-    from . import prompts, selectors
-
-    selectors.session_enrich_with_job_context(session=session)
-    messages = prompts.job_messages(session, message, options)
-    return ai_query(
-        session=session,
-        message=message,
-        messages=messages,
-        tools=tools,
-        on_delta=on_delta,
-        should_stop=should_stop,
-        on_tool=on_tool,
-    )
-
-
-def ai_query_workflow(
-    *,
-    session: ChatSession,
-    message: ChatMessage,
-    code: str | None = None,
-    errors: list[str] | None = None,
-    tools: list[Tool] | None = None,
-    on_delta=None,
-    should_stop=None,
-    on_tool: OnTool | None = None,
-) -> llm.ChatResult:
-    """Ask for a workflow template. ``code`` defaults to the session's latest YAML and
-    ``errors`` to the validation errors of the last attempt."""
-    from . import prompts
-
-    if code is None or errors is None:
-        last = (
-            session.messages.filter(role=Role.ASSISTANT, status=Status.SUCCESS, code__isnull=False)
-            .order_by("-created_at")
-            .only("code", "meta")
-            .first()
-        )
-        if code is None:
-            code = last.code if last else (session.workflow.spec if session.workflow_id else None)
-        if errors is None:
-            errors = (last.meta or {}).get("validation_errors") if last else None
-    messages = prompts.workflow_messages(session, message, code=code, errors=errors)
-    return ai_query(
-        session=session,
-        message=message,
-        messages=messages,
-        tools=tools,
-        on_delta=on_delta,
-        should_stop=should_stop,
-        on_tool=on_tool,
-    )
-
-
 def session_set_public(*, session: ChatSession, is_public: bool) -> ChatSession:
-    """Share the session with its project's members, or stop sharing it. Open streams
+    """Share the session with those its mode lets read it, or stop sharing it. Open streams
     re-check their access before they send anything after this."""
     with transaction.atomic():
         session.is_public = is_public
@@ -562,7 +466,7 @@ def session_access_changed(*, session_ids) -> None:
     """Tell the open streams of these sessions to decide their access again before they
     send anything more: a ``session.access`` event in each session's log, after the
     commit (so the re-check reads the change). Call it whenever who may see a session
-    changes (its visibility, its project's members or their roles)."""
+    changes (its visibility, or whatever its mode decides access by)."""
     ids = [str(pk) for pk in session_ids]
 
     def announce() -> None:

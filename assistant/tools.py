@@ -11,14 +11,16 @@ fails gives the model an error result; it never stops the answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import llm, services
-from .access import REVOKED_TEXT, AccessRevoked
+from .access_levels import REVOKED_TEXT, AccessRevoked
 from .conf import assistant_settings
 from .models import ChatMessage, ChatSession
 
@@ -51,6 +53,22 @@ class ToolError(Exception):
     its text is the error result. Any other exception gives a generic text."""
 
 
+#: How the tool calls of the answer being made check that its asker may still use
+#: the session (set by whoever runs the answer: ``checking_access``).
+_access_check: ContextVar[Callable[[], None] | None] = ContextVar("tool_access_check", default=None)
+
+
+@contextlib.contextmanager
+def checking_access(check: Callable[[], None]) -> Iterator[None]:
+    """Inside the block, every tool call runs ``check()`` first; it raises
+    ``AccessRevoked`` when the asker lost access."""
+    token = _access_check.set(check)
+    try:
+        yield
+    finally:
+        _access_check.reset(token)
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """What a tool may look at: the session and the question being answered."""
@@ -59,11 +77,13 @@ class ToolContext:
     message: ChatMessage
 
     def check_access(self) -> None:
-        """Raise ``access.AccessRevoked`` unless the asker may still use the session:
-        every call is decided anew, since a call may come minutes into an answer."""
-        from .access import check_still_writable
-
-        check_still_writable(user=self.message.user, session=self.session)
+        """Raise ``AccessRevoked`` unless the asker may still use the session: every
+        call is decided anew, since a call may come minutes into an answer. A tool run
+        outside ``checking_access`` is refused."""
+        check = _access_check.get()
+        if check is None:
+            raise AccessRevoked(REVOKED_TEXT)
+        check()
 
 
 @dataclass(frozen=True)

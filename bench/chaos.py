@@ -59,6 +59,7 @@ class Clients:
 
         from assistant import services
         from assistant.models import ChatMessage
+        from projects import sessions
 
         session = None
         try:
@@ -66,7 +67,7 @@ class Clients:
                 asked = time.monotonic()
                 content = f"Client {number}, question {n}: why does my job fail?"
                 if session is None:
-                    session = services.session_create_for_job(job=self.job, user=self.user, content=content)
+                    session = sessions.job_session_create(job=self.job, user=self.user, content=content)
                     question = session.messages.get()
                 else:
                     question = services.message_send(session=session, user=self.user, content=content)

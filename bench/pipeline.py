@@ -40,10 +40,10 @@ def wait_all(ids: list, timeout: float = 300) -> float:
 
 
 def post(job, user, n: int) -> list:
-    from assistant import services
+    from projects import sessions
 
     return [
-        services.session_create_for_job(job=job, user=user, content=f"Question {i}").messages.get().pk
+        sessions.job_session_create(job=job, user=user, content=f"Question {i}").messages.get().pk
         for i in range(n)
     ]
 

@@ -6,17 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from django.db.models import Q
-from rest_framework import exceptions
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from rest_framework import serializers
 
 from assistant import llm, prompts, selectors, services
-from assistant.access import Access
-from assistant.errors import Conflict
-from assistant.exceptions import USAGE_LIMIT_TEXT
+from assistant.access_levels import Access
+from assistant.exceptions import USAGE_LIMIT_TEXT, Conflict, InvalidInput, PermissionDenied
 from assistant.models import ChatMessage, ChatSession
 from assistant.tools import OnTool, Tool
 
 DEFAULT_PLACEHOLDER = "Open a previous session or send a message to start a new one"
+
+
+def about(objects: QuerySet) -> Q:
+    """The sessions about any row of ``objects``, as a filter (one subquery): for a
+    mode's ``visible_sessions`` and ``filter_sessions``."""
+    keys = objects.order_by().annotate(subject_key=Cast("pk", CharField())).values("subject_key")
+    return Q(subject_type=ContentType.objects.get_for_model(objects.model), subject_id__in=keys)
 
 
 class ModeBehaviour:
@@ -50,7 +58,7 @@ class ModeBehaviour:
 
     def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
         """Why the user can't send a message now, or None when they can. ``context``
-        may hold ``user``, ``session``, ``project`` and the mode's own objects."""
+        may hold ``user``, ``session`` and the mode's own objects (``context_objects``)."""
         if not services.assistant_enabled():
             return "The AI assistant is not configured."
         if not services.assistant_endpoint_available():
@@ -65,7 +73,8 @@ class ModeBehaviour:
         ):
             return "Wait for the assistant to finish its reply."
         user = context.get("user")
-        if user is not None and services.usage_limit_reached(user=user, project=context.get("project")):
+        scope = getattr(session, "scope", "") or context.get("scope", "")
+        if user is not None and services.usage_limit_reached(user=user, scope=scope):
             return USAGE_LIMIT_TEXT
         return None
 
@@ -91,6 +100,11 @@ class ModeBehaviour:
 
     # --- Sessions -----------------------------------------------------------------
 
+    def form_fields(self) -> dict[str, serializers.Field]:
+        """The fields of a new session's form besides ``mode``, ``content`` and ``meta``
+        (for the API's schema; ``validate_form`` reads them). Default: none."""
+        return {}
+
     def context_objects(self, *, user, ids: dict[str, Any]) -> dict[str, Any]:
         """The objects named by a request's ids (a new session's form, the modes list's
         ``?job=`` or ``?project=``) that ``user`` may see, by name; an id of one they may
@@ -98,8 +112,9 @@ class ModeBehaviour:
         return {}
 
     def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Check the mode's part of a new session's form; return what
-        ``create_session`` needs. Raise DRF's ``ValidationError`` for bad input."""
+        """Check the mode's part of a new session's form; return the ``subject`` (the
+        object the session is about) and ``scope`` of the session, as far as it has
+        them. Raise ``ValidationError`` for bad input."""
         return {}
 
     def create_session(self, *, user, content: str, params: dict[str, Any], meta=None) -> ChatSession:
@@ -108,7 +123,7 @@ class ModeBehaviour:
             self.session_access(user=user, session=ChatSession(mode=self.id, user=user, **cleaned))
             < Access.WRITE
         ):
-            raise exceptions.PermissionDenied("You can't start a conversation about this.")
+            raise PermissionDenied("You can't start a conversation about this.")
         session = services.session_create(mode=self.id, user=user, content=content, meta=meta, **cleaned)
         self.on_session_start(session)
         return session
@@ -117,20 +132,55 @@ class ModeBehaviour:
         """Called once a new session and its first message are saved."""
 
     def get_session(self, *, session_id) -> ChatSession:
+        """The session with its visible messages (for the detail view, after the access
+        check)."""
         return selectors.session_get(session_id=session_id)
 
-    def list_sessions(self, *, params: dict[str, Any], sort="desc", offset=0, limit=20, queryset=None):
-        return selectors.session_list(sort=sort, offset=offset, limit=limit, queryset=queryset, **params)
+    def session_fields(self) -> dict[str, serializers.Field]:
+        """Fields the mode adds to its sessions' shape (for the API's schema); their
+        values come from ``session_values``. Default: none."""
+        return {}
 
-    def more_sessions(self, *, params: dict[str, Any], current_count: int) -> bool:
-        return selectors.session_has_more(current_count=current_count, **params)
+    def session_values(self, session: ChatSession) -> dict[str, Any]:
+        """The values of the ``session_fields`` of one session, read from the session
+        row without queries (it is called for every session of a list)."""
+        return {}
+
+    def list_filters(self) -> dict[str, serializers.Field]:
+        """The filters of ``GET /api/sessions/`` the mode understands besides ``mode``
+        and ``search``; a list filtered by one it does not understand has none of its
+        sessions."""
+        return {}
+
+    def filter_sessions(self, params: dict[str, Any]) -> Q:
+        """The mode's sessions that match the list filters ``params`` (of
+        ``list_filters``), as a filter."""
+        return Q()
+
+    def list_sessions(
+        self, *, user, visible, params: dict[str, Any], search=None, sort="desc", offset=0, limit=20
+    ) -> dict[str, Any]:
+        """A page of this mode's sessions among ``visible`` (those ``user`` may read),
+        filtered by ``params``: ``{"sessions", "pagination"}``."""
+        return selectors.session_search(
+            sessions=visible.filter(Q(mode=self.id) & self.filter_sessions(params)),
+            search=search,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+        )
+
+    def more_sessions(self, *, user, params: dict[str, Any], current_count: int, total: int) -> bool:
+        """Whether a list that showed ``current_count`` of the ``total`` sessions has
+        more to load."""
+        return current_count < total
 
     # --- Messages and the model -----------------------------------------------------
 
     def query_options(self, form: dict[str, Any] | None) -> dict[str, Any]:
         """Per-message options from the send form; the default mode has none."""
         if form:
-            raise exceptions.ValidationError({"options": ["This mode takes no options."]})
+            raise InvalidInput({"options": ["This mode takes no options."]})
         return {}
 
     def save_message(self, *, session: ChatSession, user, content: str, options=None) -> ChatMessage:

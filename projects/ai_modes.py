@@ -7,21 +7,21 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
-from rest_framework import exceptions
+from django.db.models import Q
+from rest_framework import serializers
 
 from assistant import services
-from assistant.access import Access
-from assistant.errors import Conflict
-from assistant.models import ChatSession
-from assistant.prompts import JOB_CONTEXT_OPTIONS
+from assistant.access_levels import Access
+from assistant.exceptions import Conflict, InvalidInput
+from assistant.models import ChatMessage
 from assistant.tools import Tool
 from modes.base import ModeBehaviour
 from modes.registry import register
 
-from . import selectors, workflow_yaml
+from . import prompts, selectors, sessions, workflow_yaml
 from .job_tools import JOB_TOOLS
-from .models import Job, Project, ProjectMembership, Workflow
+from .models import Job, Project, ProjectMembership, Workflow, scope_of
+from .prompts import JOB_CONTEXT_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _object(model, params: dict[str, Any], field: str, *, required: bool):
     value = params.get(field)
     if value in (None, ""):
         if required:
-            raise exceptions.ValidationError({field: ["This field is required."]})
+            raise InvalidInput({field: ["This field is required."]})
         return None
     if isinstance(value, model):
         return value
@@ -40,10 +40,10 @@ def _object(model, params: dict[str, Any], field: str, *, required: bool):
         or not str(value).isdigit()
         or int(value) > 2**63 - 1
     ):
-        raise exceptions.ValidationError({field: ["Give the id of one."]})
+        raise InvalidInput({field: ["Give the id of one."]})
     found = model.objects.filter(pk=int(value)).first()
     if found is None:
-        raise exceptions.ValidationError({field: [f"No {model._meta.verbose_name} with id {value}."]})
+        raise InvalidInput({field: [f"No {model._meta.verbose_name} with id {value}."]})
     return found
 
 
@@ -62,25 +62,28 @@ def member_objects(user, ids: dict) -> dict:
             continue
         found[field] = allowed[field].filter(pk=value).first()
         if found[field] is None:
-            raise exceptions.ValidationError({field: [f"No {field} with id {value} of yours."]})
+            raise InvalidInput({field: [f"No {field} with id {value} of yours."]})
     if "job" in found and "project" not in found:
         found["project"] = found["job"].workflow.project
     return found
 
 
+#: Largest id a database integer column holds; bigger ones are bad input, not a crash.
+ID_MAX = 2**63 - 1
+
+
+def _id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX, **kwargs)
+
+
 class ProjectSessions:
-    """Access for sessions about a project's objects: a member whose role may write
-    (owner, admin, editor) may use their own sessions; a viewer may read theirs; every
-    member may read the project's public sessions; nobody else sees them."""
-
-    #: The path from a session to its project, for list filters.
-    project_path: str = "project"
-
-    def session_project_id(self, session: ChatSession) -> int | None:
-        return session.project_id
+    """Sessions about a project's objects, filed under the project's scope. A member
+    whose role may write (owner, admin, editor) may use their own sessions; a viewer may
+    read theirs; every member may read the project's public sessions; nobody else sees
+    them. They have DESIGN.md's ``job``, ``project`` and ``workflow`` fields."""
 
     def session_access(self, *, user, session) -> Access:
-        role = selectors.project_role(user=user, project_id=self.session_project_id(session))
+        role = selectors.project_role(user=user, project_id=sessions.project_id(session))
         if role is None:
             return Access.NONE
         if session.user_id == user.pk:
@@ -88,14 +91,33 @@ class ProjectSessions:
         return Access.READ if session.is_public else Access.NONE
 
     def visible_sessions(self, *, user) -> Q:
-        member = ProjectMembership.objects.filter(user=user, project=OuterRef(self.project_path))
-        return Q(Exists(member)) & (Q(user=user) | Q(is_public=True))
+        return Q(scope__in=sessions.member_scopes(user)) & (Q(user=user) | Q(is_public=True))
 
     def context_objects(self, *, user, ids: dict[str, Any]) -> dict[str, Any]:
         return member_objects(user, ids)
 
+    def session_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "job": serializers.IntegerField(allow_null=True),
+            "project": serializers.IntegerField(allow_null=True),
+            "workflow": serializers.IntegerField(allow_null=True),
+        }
+
+    def session_values(self, session) -> dict[str, Any]:
+        return sessions.shape(session)
+
+    def list_filters(self) -> dict[str, serializers.Field]:
+        return {"project": _id_field()}
+
+    def filter_sessions(self, params: dict[str, Any]) -> Q:
+        if params.get("project") is not None:
+            return Q(scope=scope_of(params["project"]))
+        return Q()
+
     def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
         user, project = context.get("user"), context.get("project")
+        if project is None and context.get("session") is not None:
+            project = Project.objects.filter(pk=sessions.project_id(context["session"])).first()
         if (
             user is not None
             and project is not None
@@ -114,59 +136,90 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
     category = "development"
     features = ["code_help", "debugging", "adaptor_guidance", "run_logs"]
 
-    project_path = "job__workflow__project"
-
-    def session_project_id(self, session) -> int | None:
-        # The job's project now (not the one recorded when the session started).
-        return session.job.workflow.project_id if session.job_id else None
-
     def input_placeholder(self) -> str:
         return "Ask about your job code, debugging, or adaptors..."
 
     def chat_title(self, session) -> str:
         if session.title:
             return session.title
-        return f"Help with {session.job.name}" if session.job_id else "Job Code Help"
+        job = session.subject
+        return f"Help with {job.name}" if isinstance(job, Job) else "Job Code Help"
+
+    def form_fields(self) -> dict[str, serializers.Field]:
+        return {"job": _id_field(help_text="The job to ask about (job_code).")}
 
     def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"job": _object(Job, params, "job", required=True)}
+        job = _object(Job, params, "job", required=True)
+        return {"subject": job, "scope": scope_of(job.workflow.project_id)}
+
+    def list_filters(self) -> dict[str, serializers.Field]:
+        return {**super().list_filters(), "job": _id_field()}
+
+    def filter_sessions(self, params: dict[str, Any]) -> Q:
+        found = super().filter_sessions(params)
+        if params.get("job") is not None:
+            found &= Q(**sessions.subject_is(Job, params["job"]))
+        return found
 
     def chat_input_disabled(self, context: dict[str, Any]) -> str | None:
-        job = context.get("job") or getattr(context.get("session"), "job", None)
-        if job is None:
+        session = context.get("session")
+        job_id = (
+            context["job"].pk
+            if context.get("job")
+            else sessions.subject_id(session, Job)
+            if session
+            else None
+        )
+        project_id = context["job"].workflow.project_id if context.get("job") else (
+            sessions.project_id(session) if session else None
+        )  # fmt: skip
+        if job_id is None:
             return "Select a job to ask about it."
         user = context.get("user")
-        role = selectors.project_role(user=user, project_id=job.workflow.project_id) if user else None
+        role = selectors.project_role(user=user, project_id=project_id) if user else None
         if user is not None and role not in ProjectMembership.WRITE_ROLES:
             return "You can't edit this job, so you can't ask about it."
-        return super().chat_input_disabled({**context, "project": job.workflow.project})
+        return ModeBehaviour.chat_input_disabled(self, context)
 
     def query_options(self, form: dict[str, Any] | None) -> dict[str, Any]:
         form = form or {}
         if not isinstance(form, dict):
-            raise exceptions.ValidationError({"options": ["Options are an object."]})
+            raise InvalidInput({"options": ["Options are an object."]})
         unknown = set(form) - set(JOB_CONTEXT_OPTIONS)
         if unknown:
-            raise exceptions.ValidationError({"options": [f"Unknown options: {', '.join(sorted(unknown))}."]})
+            raise InvalidInput({"options": [f"Unknown options: {', '.join(sorted(unknown))}."]})
         if not all(isinstance(v, bool) for v in form.values()):
-            raise exceptions.ValidationError({"options": ["Each option is true or false."]})
+            raise InvalidInput({"options": ["Each option is true or false."]})
         return form
 
     def tools(self, *, session, message) -> list[Tool]:
         """Read-only looks at the job's own runs and their logs."""
-        return list(JOB_TOOLS) if session.job_id else []
+        return list(JOB_TOOLS) if sessions.subject_id(session, Job) is not None else []
 
     def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
+        """Ask with the job's code and adaptor, and the log of the run the session follows
+        (``meta["follow_run_id"]``) when the question's options switch logs on."""
+        job = session.subject if sessions.subject_id(session, Job) is not None else None
+        context = (
+            prompts.job_context(job, follow_run_id=(session.meta or {}).get("follow_run_id"))
+            if job is not None
+            else None
+        )
         options = (message.meta or {}).get("options") or {}
-        return services.ai_query_job(
+        return services.ai_query(
             session=session,
             message=message,
-            options=options,
+            messages=prompts.job_messages(session, message, context, options),
             tools=self.tools(session=session, message=message),
             on_delta=on_delta,
             should_stop=should_stop,
             on_tool=on_tool,
         )
+
+
+def _workflow_of(session) -> Workflow | None:
+    workflow_id = sessions.subject_id(session, Workflow)
+    return Workflow.objects.filter(pk=workflow_id).first() if workflow_id is not None else None
 
 
 @register
@@ -184,22 +237,62 @@ class WorkflowTemplateMode(ProjectSessions, ModeBehaviour):
     def chat_title(self, session) -> str:
         if session.title:
             return session.title
-        return f"{session.project.name} Workflow" if session.project_id else "New Workflow"
+        project = Project.objects.filter(pk=sessions.project_id(session)).first()
+        return f"{project.name} Workflow" if project else "New Workflow"
 
     def supports_template_generation(self) -> bool:
         return True
+
+    def form_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "project": _id_field(help_text="The project of the workflow (workflow_template)."),
+            "workflow": _id_field(help_text="The workflow to change; none to make a new one."),
+        }
 
     def validate_form(self, params: dict[str, Any]) -> dict[str, Any]:
         project = _object(Project, params, "project", required=True)
         workflow = _object(Workflow, params, "workflow", required=False)
         if workflow is not None and workflow.project_id != project.pk:
-            raise exceptions.ValidationError({"workflow": ["The workflow is not in this project."]})
-        return {"project": project, "workflow": workflow}
+            raise InvalidInput({"workflow": ["The workflow is not in this project."]})
+        return {"subject": workflow or project, "scope": scope_of(project.pk)}
+
+    def list_filters(self) -> dict[str, serializers.Field]:
+        return {
+            **super().list_filters(),
+            "workflow": serializers.RegexField(
+                r"^(\d{1,18}|none)$", required=False, help_text="A workflow's id, or none for new workflows."
+            ),
+        }
+
+    def filter_sessions(self, params: dict[str, Any]) -> Q:
+        found = super().filter_sessions(params)
+        workflow = params.get("workflow")
+        if workflow == "none":
+            found &= Q(subject_type=sessions.subject_is(Project, 0)["subject_type"])
+        elif workflow is not None:
+            found &= Q(**sessions.subject_is(Workflow, workflow))
+        return found
 
     def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
-        return services.ai_query_workflow(
+        """Ask with the session's latest YAML (else its workflow's) and the validation
+        errors of the last attempt."""
+        last = (
+            session.messages.filter(
+                role=ChatMessage.Role.ASSISTANT, status=ChatMessage.Status.SUCCESS, code__isnull=False
+            )
+            .order_by("-created_at")
+            .only("code", "meta")
+            .first()
+        )
+        if last is not None:
+            code, errors = last.code, (last.meta or {}).get("validation_errors")
+        else:
+            workflow = _workflow_of(session)
+            code, errors = (workflow.spec if workflow else None), None
+        return services.ai_query(
             session=session,
             message=message,
+            messages=prompts.workflow_messages(session, message, code=code, errors=errors),
             tools=self.tools(session=session, message=message),
             on_delta=on_delta,
             should_stop=should_stop,
@@ -210,15 +303,14 @@ class WorkflowTemplateMode(ProjectSessions, ModeBehaviour):
         """Create or update the session's workflow from a template of the session (the
         reply ``message_id``, else the latest), in one transaction; with ``dry_run``,
         report what it would change and change nothing."""
-        if session.project_id is None:
+        project = Project.objects.filter(pk=sessions.project_id(session)).first()
+        if project is None:
             raise Conflict("This session has no project to apply a template to.")
         templates = session.messages.filter(role="assistant", code__isnull=False).order_by("-created_at")
         if message_id is not None:
             chosen = templates.filter(pk=message_id).first()
             if chosen is None:
-                raise exceptions.ValidationError(
-                    {"message": ["No workflow template of this session has that id."]}
-                )
+                raise InvalidInput({"message": ["No workflow template of this session has that id."]})
         else:
             chosen = templates.first()
             if chosen is None:
@@ -226,10 +318,10 @@ class WorkflowTemplateMode(ProjectSessions, ModeBehaviour):
         try:
             with transaction.atomic():
                 changes = workflow_yaml.apply(
-                    project=session.project, source=chosen.code, workflow=session.workflow, dry_run=dry_run
+                    project=project, source=chosen.code, workflow=_workflow_of(session), dry_run=dry_run
                 )
                 if not dry_run:
-                    services.session_associate_workflow(session=session, workflow=changes.workflow)
+                    sessions.session_associate_workflow(session=session, workflow=changes.workflow)
         except workflow_yaml.TemplateError as exc:
             raise Conflict("The template is invalid: " + " ".join(exc.errors)) from None
         except workflow_yaml.ApplyConflict as exc:

@@ -1,7 +1,7 @@
 """The job help mode's tools: read-only looks at the runs of the session's own job.
 
-Every tool reads through the session's ``job_id`` only, so no argument the model
-makes up can reach another job's runs.
+Every tool reads through the session's own job only, so no argument the model makes
+up can reach another job's runs.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.tools import Tool, ToolContext, ToolError
-from projects import selectors
+
+from . import selectors, sessions
+from .models import Job
 
 RECENT_RUNS_MAX = 10
 LOG_LINES_DEFAULT = 50
@@ -19,7 +21,7 @@ LOG_TAIL_MAX_CHARS = 8_000
 
 
 def _job_id(context: ToolContext) -> int:
-    job_id = context.session.job_id
+    job_id = sessions.subject_id(context.session, Job)
     if job_id is None:
         raise ToolError("This conversation is not about a job.")
     return job_id

@@ -2,7 +2,22 @@
 and their runs. The assistant knows none of it; the built-in modes and their tools do."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+
+
+def chat_sessions():
+    """The conversations about an object (deleted with it)."""
+    return GenericRelation(
+        "assistant.ChatSession",
+        content_type_field="subject_type",
+        object_id_field="subject_id",
+    )
+
+
+def scope_of(project_id) -> str:
+    """The scope of the conversations about a project's objects."""
+    return f"project:{project_id}"
 
 
 class Project(models.Model):
@@ -12,6 +27,7 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    chat_sessions = chat_sessions()
 
     class Meta:
         ordering = ["name", "id"]
@@ -61,6 +77,7 @@ class Workflow(models.Model):
     spec = models.TextField(blank=True, help_text="The workflow as YAML.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    chat_sessions = chat_sessions()
 
     class Meta:
         ordering = ["name", "id"]
@@ -77,6 +94,7 @@ class Job(models.Model):
     code = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    chat_sessions = chat_sessions()
 
     class Meta:
         ordering = ["name", "id"]

@@ -2,11 +2,10 @@
 path it changes (the admin's inline, a script, a service): a membership row saved or
 deleted tells every session of that project."""
 
-from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import ProjectMembership
+from .models import ProjectMembership, scope_of
 
 
 @receiver(post_save, sender=ProjectMembership, dispatch_uid="membership-saved")
@@ -15,6 +14,5 @@ def membership_changed(sender, instance: ProjectMembership, **kwargs) -> None:
     from assistant.models import ChatSession
     from assistant.services import session_access_changed
 
-    project_id = instance.project_id
-    sessions = ChatSession.objects.filter(Q(project_id=project_id) | Q(job__workflow__project_id=project_id))
+    sessions = ChatSession.objects.filter(scope=scope_of(instance.project_id))
     session_access_changed(session_ids=list(sessions.values_list("pk", flat=True)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from assistant import services
 from assistant.models import ChatMessage, ChatSession
-from projects.models import Job, Project, ProjectMembership, Run, Workflow
+from projects import sessions
+from projects.models import Job, Project, ProjectMembership, Run, Workflow, scope_of
 
 _n = itertools.count(1)
 
@@ -41,20 +41,24 @@ def run(*, job_: Job, log: str = "[JOB] ✘ TypeError: boom", state=Run.State.FA
     return Run.objects.create(job=job_, log=log, state=state)
 
 
+def about(job_: Job) -> dict:
+    """The fields of a session about ``job_`` (its subject and scope), for rows made
+    directly."""
+    return {"subject": job_, "scope": scope_of(job_.workflow.project_id)}
+
+
 def job_session(
     *, user, job_: Job | None = None, content: str = "Why does my job fail?", **kw
 ) -> ChatSession:
     job_ = job_ or job(workflow_=workflow(project_=project(members=[user])))
-    return services.session_create_for_job(job=job_, user=user, content=content, **kw)
+    return sessions.job_session_create(job=job_, user=user, content=content, **kw)
 
 
 def workflow_session(
     *, user, project_: Project | None = None, workflow_: Workflow | None = None, content="Sync patients daily"
 ) -> ChatSession:
     project_ = project_ or project(members=[user])
-    return services.session_create_for_workflow(
-        project=project_, workflow=workflow_, user=user, content=content
-    )
+    return sessions.workflow_session_create(project=project_, workflow=workflow_, user=user, content=content)
 
 
 def first_message(session: ChatSession) -> ChatMessage:

@@ -44,8 +44,6 @@ APPS = [
     "events",
     "agents",
     "dashboard",
-    # The built-in modes' sessions are about its projects, workflows and jobs.
-    "projects",
 ]
 #: Serves the chat page's scripts under any ASGI server, after SecurityMiddleware.
 STATIC_MIDDLEWARE = "whitenoise.middleware.WhiteNoiseMiddleware"

@@ -1,9 +1,15 @@
 """The demo site's domain now belongs to ``projects``: sessions and usage point at its
 models, ``assistant`` forgets its own copies (the tables stay, under the new app), and
-the content types follow, so permissions granted on them and admin history are kept."""
+the content types follow, so permissions granted on them and admin history are kept.
+
+A site without the ``projects`` app skips this: the domain stays in ``assistant``'s
+state until 0009 drops it."""
 
 import django.db.models.deletion
+from django.apps import apps
 from django.db import migrations, models
+
+HOST = apps.is_installed("projects")
 
 
 MODELS = ["project", "projectmembership", "workflow", "job", "run"]
@@ -28,8 +34,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('assistant', '0007_projects_tables'),
-        ('projects', '0001_initial'),
         ('contenttypes', '0002_remove_content_type_name'),
+        *([('projects', '0001_initial')] if HOST else []),
     ]
 
     operations = [
@@ -98,4 +104,4 @@ class Migration(migrations.Migration):
             database_operations=[],
         ),
         migrations.RunPython(move_content_types, move_content_types_back, elidable=True),
-    ]
+    ] if HOST else []

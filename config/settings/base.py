@@ -19,6 +19,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     *ASSISTANT_APPS,
+    # This site's own domain (projects, workflows, jobs, runs) and the built-in modes
+    # that talk about it.
+    "projects",
 ]
 
 MIDDLEWARE = [

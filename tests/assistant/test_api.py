@@ -10,7 +10,8 @@ from tests.projects.test_modes import VALID
 
 pytestmark = pytest.mark.django_db
 
-QUERIES_FOR_MODES = 4
+#: The job (with its project) looked up once, and the caller's role in it for each built-in mode.
+QUERIES_FOR_MODES = 3
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_a_session_says_why_its_input_is_disabled(alice, user, client_of, make_u
     assert alice.get(f"/api/sessions/{session.pk}/").json()["input_disabled"] is None
     services.session_set_public(session=session, is_public=True)
     bob = make_user("bob")
-    f.member(session.job.workflow.project, bob)  # public sessions are shown to the project's members
+    f.member(session.subject.workflow.project, bob)  # public sessions are shown to the project's members
     other = client_of(bob).get(f"/api/sessions/{session.pk}/").json()
     assert other["input_disabled"] == "This session is read-only for you: you can't send messages in it."
 
@@ -213,8 +214,7 @@ def test_bad_list_parameters_are_a_400(alice, params):
 
 def _bulk_sessions(user, job, n):
     sessions = ChatSession.objects.bulk_create(
-        ChatSession(mode="job_code", user=user, job=job, project=job.workflow.project, title=f"S{i}")
-        for i in range(n)
+        ChatSession(mode="job_code", user=user, **f.about(job), title=f"S{i}") for i in range(n)
     )
     ChatMessage.objects.bulk_create(
         ChatMessage(session=s, role="user", user=user, content="q", status="success") for s in sessions
@@ -253,7 +253,7 @@ def test_a_session_with_its_messages(alice, user, enqueued):
 def test_other_users_sessions_are_404_unless_public_in_a_shared_project(user, make_user, client_of, enqueued):
     session = f.job_session(user=user)
     bob_user = make_user("bob")
-    f.member(session.job.workflow.project, bob_user)
+    f.member(session.subject.workflow.project, bob_user)
     bob = client_of(bob_user)
     for method, url in [("get", f"/api/sessions/{session.pk}/"), ("patch", f"/api/sessions/{session.pk}/"),
                         ("delete", f"/api/sessions/{session.pk}/"),
@@ -401,7 +401,8 @@ def test_the_modes_list_looks_the_job_up_once_for_the_modes_that_share_the_looku
     alice, own_job, django_assert_num_queries
 ):
     # One lookup of the job (with its project) for both built-in modes, then each mode's
-    # own checks (the caller's role, a reply in progress, usage) and the session's auth.
+    # own check of the caller's role (no reply in progress or usage to read without a
+    # session or a limit).
     with django_assert_num_queries(QUERIES_FOR_MODES):
         response = alice.get("/api/modes/", {"job": own_job.pk})
     assert response.status_code == 200

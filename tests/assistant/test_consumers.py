@@ -72,7 +72,7 @@ async def test_a_late_first_wake_up_after_resuming_from_zero_loses_nothing(user)
     """A new session's first event may be signalled after its second (they come from
     different processes): a socket that resumed from 0 reads the gap from the log."""
     job = await sync_to_async(lambda: f.job(workflow_=f.workflow(project_=f.project(members=[user]))))()
-    session = await sync_to_async(ChatSession.objects.create)(mode="job_code", user=user, job=job)
+    session = await sync_to_async(ChatSession.objects.create)(mode="job_code", user=user, **f.about(job))
     socket = await open_socket(user, session.pk)
     await socket.send_json_to({"action": "resume", "after": 0})
     assert await socket.receive_nothing(timeout=0.2)
@@ -125,7 +125,7 @@ async def test_another_users_session_closes_with_4403_and_an_unknown_one_4404(se
 async def test_a_public_session_can_be_watched_by_its_projects_members_but_not_changed(session, make_user):
     await sync_to_async(services.session_set_public)(session=session, is_public=True)
     bob = await sync_to_async(make_user)("bob")
-    await sync_to_async(lambda: f.member(session.job.workflow.project, bob))()
+    await sync_to_async(lambda: f.member(session.subject.workflow.project, bob))()
     socket = await open_socket(bob, session.pk)
     await socket.send_json_to({"action": "send", "content": "mine now"})
     error = await next_of(socket, "error")
@@ -136,7 +136,7 @@ async def test_a_public_session_can_be_watched_by_its_projects_members_but_not_c
 async def test_tool_calls_arrive_as_tool_start_and_tool_end_frames_with_seq(user, session, model_server):
     from tests.llm_server import Reply
 
-    run = await sync_to_async(f.run)(job_=session.job, log="TypeError: boom")
+    run = await sync_to_async(f.run)(job_=session.subject, log="TypeError: boom")
     message = await sync_to_async(f.first_message)(session)
     model_server.script(
         Reply(text="", tool_calls=[{"id": "call_7", "name": "run_log", "arguments": "{}"}]),

@@ -2,7 +2,7 @@ import openai
 import pytest
 
 from assistant import demo_model, processing
-from assistant.prompts import WORKFLOW_SYSTEM
+from projects.prompts import WORKFLOW_SYSTEM
 from tests import factories as f
 
 

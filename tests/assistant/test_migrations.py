@@ -35,6 +35,8 @@ def test_project_members_from_before_roles_become_owners():
 
 
 def test_a_database_from_before_the_projects_app_upgrades_with_every_session_on_its_object():
+    """Sessions on jobs, workflows and projects, made by the schema before the projects
+    app, are about the same objects after every migration, filed under their project."""
     old = migrate(("assistant", "0006_message_due_at"))
     User = old.get_model("accounts", "User")
     Project = old.get_model("assistant", "Project")
@@ -58,6 +60,8 @@ def test_a_database_from_before_the_projects_app_upgrades_with_every_session_on_
     on_workflow = Session.objects.create(
         mode="workflow_template", user=alice, project=project, workflow=workflow
     )
+    about_project = Session.objects.create(mode="workflow_template", user=alice, project=project)
+    job_only = Session.objects.create(mode="job_code", user=alice, job=job)
     Usage.objects.create(user=alice, project=project, session=on_job, total_tokens=7)
     # A permission granted on the old content type is kept by the move.
     job_type, _ = ContentType.objects.get_or_create(app_label="assistant", model="job")
@@ -69,16 +73,42 @@ def test_a_database_from_before_the_projects_app_upgrades_with_every_session_on_
         new = migrate(*MigrationExecutor(connection).loader.graph.leaf_nodes())
         NewSession = new.get_model("assistant", "ChatSession")
         NewJob = new.get_model("projects", "Job")
-        assert NewSession.objects.get(pk=on_job.pk).job.code == "get()"
-        assert NewSession.objects.get(pk=on_job.pk).job.workflow.project.name == "Carried"
+        NewWorkflow = new.get_model("projects", "Workflow")
+        NewType = new.get_model("contenttypes", "ContentType")
+
+        def subject(session):
+            kind = NewType.objects.get(pk=session.subject_type_id)
+            model = new.get_model(kind.app_label, kind.model)
+            return model.objects.get(pk=int(session.subject_id))
+
+        kept_job = NewSession.objects.get(pk=on_job.pk)
+        assert subject(kept_job).code == "get()" and isinstance(subject(kept_job), NewJob)
+        assert subject(kept_job).workflow.project.name == "Carried"
+        assert kept_job.scope == f"project:{project.pk}"
         kept = NewSession.objects.get(pk=on_workflow.pk)
-        assert (kept.project.name, kept.workflow.name) == ("Carried", "Intake")
+        assert isinstance(subject(kept), NewWorkflow) and subject(kept).name == "Intake"
+        assert kept.scope == f"project:{project.pk}"
+        on_project_only = NewSession.objects.get(pk=about_project.pk)
+        assert subject(on_project_only).name == "Carried" and on_project_only.scope == kept.scope
+        assert NewSession.objects.get(pk=job_only.pk).scope == kept.scope
+        back = migrate(("assistant", "0008_projects_app"))
+        restored = back.get_model("assistant", "ChatSession").objects
+        assert (restored.get(pk=on_job.pk).job_id, restored.get(pk=on_job.pk).project_id) == (
+            job.pk,
+            project.pk,
+        )
+        assert restored.get(pk=on_workflow.pk).workflow_id == workflow.pk
+        assert restored.get(pk=about_project.pk).workflow_id is None
+        assert (
+            back.get_model("assistant", "AIUsage").objects.get(session_id=on_job.pk).project_id == project.pk
+        )
+        new = migrate(*MigrationExecutor(connection).loader.graph.leaf_nodes())
+        NewSession = new.get_model("assistant", "ChatSession")
         assert new.get_model("projects", "Run").objects.get(pk=run.pk).job_id == job.pk
         member = new.get_model("projects", "ProjectMembership").objects.get(project_id=project.pk)
         assert (member.user.username, member.role) == ("alice-before-projects", "viewer")
-        assert (
-            new.get_model("assistant", "AIUsage").objects.get(session_id=on_job.pk).project_id == project.pk
-        )
+        usage = new.get_model("assistant", "AIUsage").objects.get(session_id=on_job.pk)
+        assert (usage.scope, usage.total_tokens) == (f"project:{project.pk}", 7)
         assert NewJob.objects.filter(workflow__project__name="Carried").count() == 1
         # New rows get new ids after the carried ones.
         assert new.get_model("projects", "Project").objects.create(name="After").pk > project.pk

@@ -4,7 +4,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
-from assistant import services
+from tests import factories as f
 from tests.permissions import DASHBOARD_PERMISSIONS, grant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.prefixed_urls")]
@@ -41,7 +41,7 @@ async def test_the_session_socket_answers_under_the_prefix(user, job):
 
     from accounts.services import tokens_for_user
 
-    session = await sync_to_async(services.session_create)(mode="job_code", user=user, job=job, content="Hi")
+    session = await sync_to_async(f.job_session)(user=user, job_=job, content="Hi")
     token = (await sync_to_async(tokens_for_user)(user))["access"]
     from django.core.asgi import get_asgi_application
 

@@ -47,62 +47,36 @@ def test_a_session_is_titled_from_its_first_message(user):
 # --- Creating sessions ------------------------------------------------------------
 
 
-def test_a_job_session_and_its_first_message_are_created_together(
+def test_a_session_is_about_any_object_and_filed_under_its_scope(
     user, django_capture_on_commit_callbacks, enqueued
 ):
-    job = f.job()
     with django_capture_on_commit_callbacks(execute=True):
-        session = services.session_create_for_job(job=job, user=user, content="Help", meta={"a": 1})
-    assert (session.mode, session.job, session.project, session.meta) == (
-        "job_code",
-        job,
-        job.workflow.project,
-        {"a": 1},
-    )
+        session = services.session_create(
+            mode="job_code", user=user, content="Help", subject=user, scope="team:7", meta={"a": 1}
+        )
+    session = ChatSession.objects.get(pk=session.pk)
+    assert (session.subject, session.scope, session.meta) == (user, "team:7", {"a": 1})
     message = f.first_message(session)
     assert (message.role, message.status, message.user) == ("user", "pending", user)
     assert enqueued == [str(message.pk)]
 
 
-def test_a_workflow_session_may_have_no_workflow(user):
-    project = f.project(members=[user])
-    session = services.session_create_for_workflow(project=project, workflow=None, user=user, content="x")
-    assert (session.mode, session.project, session.workflow) == ("workflow_template", project, None)
-
-
-@pytest.mark.parametrize(
-    "kwargs, field",
-    [({"mode": "job_code"}, "job"), ({"mode": "workflow_template"}, "project")],
-)
-def test_a_session_without_its_object_is_refused(user, kwargs, field):
-    with pytest.raises(ValidationError) as error:
-        services.session_create(user=user, content="x", **kwargs)
-    assert field in error.value.detail
-    assert not ChatSession.objects.exists()
-
-
-def test_a_workflow_of_another_project_is_refused(user):
-    with pytest.raises(ValidationError):
-        services.session_create_for_workflow(
-            project=f.project(), workflow=f.workflow(), user=user, content="x"
-        )
-    assert not ChatSession.objects.exists()
+def test_a_session_about_nothing_in_particular(user):
+    session = services.session_create(mode="job_code", user=user, content="Hello")
+    assert (session.subject_type, session.subject_id, session.scope) == (None, "", "")
 
 
 def test_a_bad_first_message_leaves_no_session(user):
     with pytest.raises(ValidationError):
-        services.session_create_for_job(job=f.job(), user=user, content="")
+        services.session_create(mode="job_code", user=user, content="")
     assert not ChatSession.objects.exists()
 
 
-def test_associating_a_workflow(user):
-    session = f.workflow_session(user=user)
-    workflow = f.workflow(project_=session.project)
-    services.session_associate_workflow(session=session, workflow=workflow)
-    session.refresh_from_db()
-    assert session.workflow == workflow
-    with pytest.raises(ValidationError):
-        services.session_associate_workflow(session=session, workflow=f.workflow())
+def test_a_session_changes_its_subject(user, make_user):
+    session = services.session_create(mode="job_code", user=user, content="Hello", subject=user)
+    other = make_user("someone")
+    services.session_set_subject(session=session, subject=other)
+    assert ChatSession.objects.get(pk=session.pk).subject == other
 
 
 # --- Saving messages --------------------------------------------------------------
@@ -157,7 +131,7 @@ def test_usage_is_counted_for_assistant_messages_only(user):
     assert not AIUsage.objects.exists()
     answer = services.message_save(session=session, role="assistant", content="a", usage=usage, model="m")
     row = AIUsage.objects.get()
-    assert (row.user, row.session, row.message, row.project) == (user, session, answer, session.project)
+    assert (row.user, row.session, row.message, row.scope) == (user, session, answer, session.scope)
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens, row.model) == (10, 5, 15, "m")
 
 
@@ -250,7 +224,7 @@ def test_a_session_has_its_messages_in_order_without_cancelled_ones(user, django
         loaded = selectors.session_get(session_id=session.pk)
         contents = [m.content for m in loaded.messages.all()]
         users = [m.user for m in loaded.messages.all()]
-        assert loaded.job.workflow.name and loaded.user.username
+        assert loaded.scope and loaded.user.username
     assert contents == ["first", "second", "third"]
     assert users == [user, None, user]
 
@@ -272,70 +246,47 @@ def _sessions(user, n, **kw):
         session = f.job_session(user=user, job_=job, content=f"Question {i}")
         ChatSession.objects.filter(pk=session.pk).update(updated_at=timezone.now() - timedelta(minutes=n - i))
         made.append(session)
-    return job, made
+    return job.chat_sessions.all(), made
 
 
 def test_pagination_meta_at_the_edges(user):
-    job, made = _sessions(user, 45)
-    first = selectors.session_list(job=job)
+    about_job, made = _sessions(user, 45)
+    first = selectors.session_search(sessions=about_job)
     assert [s.pk for s in first["sessions"]] == [s.pk for s in reversed(made)][:20]
     assert first["pagination"].as_dict() == {
         "offset": 0, "limit": 20, "current_page": 1, "page_size": 20, "total_count": 45,
         "has_next_page": True, "has_prev_page": False,
     }  # fmt: skip
-    last = selectors.session_list(job=job, offset=40)
+    last = selectors.session_search(sessions=about_job, offset=40)
     assert len(last["sessions"]) == 5
     assert (last["pagination"].current_page, last["pagination"].has_next_page) == (3, False)
     assert last["pagination"].has_prev_page
-    beyond = selectors.session_list(job=job, offset=100)
+    beyond = selectors.session_search(sessions=about_job, offset=100)
     assert beyond["sessions"] == [] and not beyond["pagination"].has_next_page
-    exact = selectors.session_list(job=job, offset=25, limit=20)
+    exact = selectors.session_search(sessions=about_job, offset=25, limit=20)
     assert len(exact["sessions"]) == 20 and not exact["pagination"].has_next_page
 
 
 def test_sessions_sort_both_ways_with_message_counts(user):
-    job, made = _sessions(user, 3)
+    about_job, made = _sessions(user, 3)
     services.message_save(session=made[0], role="assistant", content="a")
     hidden = services.message_save(session=made[0], role="user", content="b", user=user)
     services.message_cancel(message=hidden)
     ChatSession.objects.filter(pk=made[0].pk).update(updated_at=timezone.now() - timedelta(days=1))
-    asc = selectors.session_list(job=job, sort="asc")["sessions"]
-    desc = selectors.session_list(job=job, sort="desc")["sessions"]
+    asc = selectors.session_search(sessions=about_job, sort="asc")["sessions"]
+    desc = selectors.session_search(sessions=about_job, sort="desc")["sessions"]
     assert [s.pk for s in asc] == [s.pk for s in reversed(desc)]
     assert asc[0].pk == made[0].pk and asc[0].message_count == 2
     with pytest.raises(ValueError):
-        selectors.session_list(job=job, sort="sideways")
+        selectors.session_search(sessions=about_job, sort="sideways")
 
 
 @pytest.mark.parametrize("count", [3, 40])
 def test_listing_takes_two_queries_however_many_sessions(user, count, django_assert_num_queries):
-    job, _ = _sessions(user, count)
+    about_job, _ = _sessions(user, count)
     with django_assert_num_queries(2):
-        page = selectors.session_list(job=job)
+        page = selectors.session_search(sessions=about_job)
         assert [s.message_count for s in page["sessions"]] == [1] * min(count, 20)
-
-
-def test_workflow_filter_including_none(user):
-    project = f.project(members=[user])
-    one, two = f.workflow(project_=project), f.workflow(project_=project)
-    a = f.workflow_session(user=user, project_=project, workflow_=one)
-    b = f.workflow_session(user=user, project_=project, workflow_=two)
-    c = f.workflow_session(user=user, project_=project)
-    f.job_session(user=user)  # another mode, another project
-
-    def ids(**kw):
-        return {s.pk for s in selectors.session_list(project=project, **kw)["sessions"]}
-
-    assert ids() == {a.pk, b.pk, c.pk}
-    assert ids(workflow=one) == {a.pk}
-    assert ids(workflow=two.pk) == {b.pk}
-    assert ids(workflow=selectors.NO_WORKFLOW) == {c.pk}
-
-
-def test_has_more_sessions(user):
-    job, _ = _sessions(user, 3)
-    assert selectors.session_has_more(job=job, current_count=2)
-    assert not selectors.session_has_more(job=job, current_count=3)
 
 
 def test_pending_user_messages(user):
@@ -345,20 +296,6 @@ def test_pending_user_messages(user):
     pending = selectors.session_pending_user_messages(session=session)
     assert [m.content for m in pending] == [f.first_message(session).content]
     assert done not in pending
-
-
-def test_job_context_with_the_followed_run(user):
-    job = f.job(code="fn(s => s)", adaptor="@openfn/language-dhis2@4")
-    run = f.run(job_=job, log="line 1\nTypeError")
-    session = f.job_session(user=user, job_=job, meta={"follow_run_id": run.pk})
-    enriched = selectors.session_enrich_with_job_context(session=session)
-    assert (enriched.context.code, enriched.context.adaptor) == ("fn(s => s)", "@openfn/language-dhis2@4")
-    assert (enriched.context.run_log, enriched.context.run_id) == ("line 1\nTypeError", run.pk)
-    other_run = f.run(job_=f.job())
-    session.meta = {"follow_run_id": other_run.pk}
-    assert selectors.session_enrich_with_job_context(session=session).context.run_log is None
-    put = selectors.session_put_code_and_adaptor(session=session, code="x", adaptor="y")
-    assert (put.context.code, put.context.adaptor) == ("x", "y")
 
 
 # --- Disclaimer -------------------------------------------------------------------
@@ -406,15 +343,14 @@ def test_the_user_limit_stops_new_messages_and_saves_nothing(user, settings):
     assert (ChatSession.objects.count(), ChatMessage.objects.count()) == before
 
 
-def test_the_project_limit_counts_every_members_usage(user, make_user, settings):
-    settings.ASSISTANT = {**settings.ASSISTANT, "PROJECT_TOKEN_LIMIT": 50}
+def test_the_scope_limit_counts_everyones_usage_in_the_scope(user, make_user, settings):
+    settings.ASSISTANT = {**settings.ASSISTANT, "SCOPE_TOKEN_LIMIT": 50}
     other = make_user("bob")
-    project = f.project(members=[user, other])
-    job = f.job(workflow_=f.workflow(project_=project))
-    services.usage_record(user=other, usage={"total_tokens": 60}, project=project)
+    session = services.session_create(mode="job_code", user=user, content="Hi", scope="team:1")
+    services.usage_record(user=other, usage={"total_tokens": 60}, scope="team:1")
     with pytest.raises(UsageLimitReached):
-        f.job_session(user=user, job_=job)
-    f.job_session(user=user)  # another project is fine
+        services.message_send(session=session, user=user, content="more")
+    services.session_create(mode="job_code", user=user, content="Hi", scope="team:2")  # another scope is fine
 
 
 def test_usage_of_an_earlier_period_does_not_count(user, settings):

@@ -301,7 +301,7 @@ def test_a_workflow_template_is_corrected_and_applied_to_a_new_workflow(
     expect(page.locator(".apply-preview")).to_have_count(0)  # nothing to confirm for a new one
     workflow = Workflow.objects.get(project=job.workflow.project, name="Daily sync")
     assert list(workflow.jobs.values_list("name", flat=True)) == ["Fetch"]
-    assert ChatSession.objects.get().workflow == workflow
+    assert ChatSession.objects.get().subject == workflow
     assert list(job.workflow.jobs.values_list("name", flat=True)) == ["Fetch patients"]  # Intake untouched
 
 
@@ -372,10 +372,11 @@ def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
     page, served, user, job, accepted, make_user
 ):
     for i in range(25):
-        ChatSession.objects.create(mode="job_code", user=user, job=job, project=job.workflow.project,
-                                   title=f"Chat {i:02d}")  # fmt: skip
+        ChatSession.objects.create(mode="job_code", user=user, **f.about(job), title=f"Chat {i:02d}")
     stranger = make_user("mallory")
-    hidden = ChatSession.objects.create(mode="job_code", user=stranger, job=job, title="Mallory's secret")
+    hidden = ChatSession.objects.create(
+        mode="job_code", user=stranger, **f.about(job), title="Mallory's secret"
+    )
     log_in(page, served.url, "alice")
     items = page.locator(".session-item")
     expect(items).to_have_count(20)
@@ -417,7 +418,7 @@ def limited_server(process_env, tmp_path):
 def test_the_input_is_disabled_with_the_reason_when_the_usage_limit_is_reached(
     page, limited_server, user, job, accepted
 ):
-    AIUsage.objects.create(user=user, project=job.workflow.project, total_tokens=150)
+    AIUsage.objects.create(user=user, scope=f.about(job)["scope"], total_tokens=150)
     log_in(page, limited_server.url, "alice")
     expect(page.locator("#input-disabled")).to_have_text("AI usage limit reached. Please try again later.")
     expect(page.locator("#message-input")).to_be_disabled()
@@ -453,7 +454,7 @@ def test_a_conversation_made_private_closes_on_the_other_members_page(
     owner = make_user("olga")
     f.member(job.workflow.project, owner)
     services.disclaimer_mark_read(user=owner)
-    session = services.session_create(mode="job_code", user=owner, job=job, content="Olga asks")
+    session = f.job_session(user=owner, job_=job, content="Olga asks")
     ChatMessage.objects.filter(session=session).update(status="success")
     services.session_set_public(session=session, is_public=True)
     log_in(page, served_with_model.url, "alice")

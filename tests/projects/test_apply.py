@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from assistant import services
 from assistant.models import ChatSession
+from projects import sessions
 from projects.models import Run, Workflow
 from tests import factories as f
 
@@ -118,8 +119,8 @@ def test_a_new_request_creates_a_new_workflow_and_says_so(alice, user, intake):
     created = Workflow.objects.get(name="Daily sync")
     assert body["workflow"] == created.pk and body["changes"]["workflow"]["id"] == created.pk
     assert body["changes"]["summary"] == "Created workflow “Daily sync”: added Fetch, Load."
-    session.refresh_from_db()
-    assert session.workflow == created
+    session = ChatSession.objects.get(pk=session.pk)
+    assert session.subject == created
     assert set(jobs_of(intake)) == {"Fetch patients", "Load"}  # the demo workflow untouched
 
 
@@ -146,7 +147,7 @@ def test_applying_is_one_transaction(alice, user, intake, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("the session could not be linked")
 
-    monkeypatch.setattr(services, "session_associate_workflow", broken)
+    monkeypatch.setattr(sessions, "session_associate_workflow", broken)
     assert alice.post(f"/api/sessions/{session.pk}/apply/").status_code == 500
     intake.refresh_from_db()
     assert intake.name == "Intake" and set(jobs_of(intake)) == {"Fetch patients", "Load"}

@@ -5,7 +5,7 @@ from assistant import services
 from assistant.models import ChatMessage
 from modes.base import DEFAULT_PLACEHOLDER, ModeBehaviour
 from modes.registry import site
-from projects import workflow_yaml
+from projects import sessions, workflow_yaml
 from projects.models import Job, Workflow
 from tests import factories as f
 from tests.llm_server import Reply
@@ -77,7 +77,7 @@ def test_job_mode(user, enqueued):
     assert mode.input_placeholder() == "Ask about your job code, debugging, or adaptors..."
     job = f.job(workflow_=f.workflow(project_=f.project(members=[user])), name="Fetch")
     session = mode.create_session(user=user, content="Why?", params={"job": str(job.pk)})
-    assert (session.mode, session.job) == ("job_code", job)
+    assert (session.mode, session.subject) == ("job_code", job)
     session.title = ""
     assert mode.chat_title(session) == "Help with Fetch"
     for bad in ({}, {"job": "abc"}, {"job": 10**9}, {"job": True}):
@@ -159,9 +159,9 @@ def test_the_template_loop_corrects_itself_and_applies(user, enqueued, model_ser
     assert fixed.code == VALID and fixed.meta["validation_errors"] == []
 
     workflow = workflow_yaml.apply(project=project, source=fixed.code).workflow
-    services.session_associate_workflow(session=session, workflow=workflow)
+    sessions.session_associate_workflow(session=session, workflow=workflow)
     session.refresh_from_db()
-    assert session.workflow == workflow and workflow.jobs.count() == 2
+    assert session.subject == workflow and workflow.jobs.count() == 2
 
 
 def test_an_unknown_mode_fails_the_message_readably(user, enqueued, model_server):

@@ -8,9 +8,9 @@ import yaml
 
 from assistant import services
 from assistant.demo_model import answer
-from assistant.prompts import WORKFLOW_SYSTEM
 from projects import workflow_yaml
 from projects.models import Workflow
+from projects.prompts import WORKFLOW_SYSTEM
 from tests import factories as f
 from tests.projects.test_modes import VALID as LEGACY
 
