@@ -1,8 +1,9 @@
 """The README's "Add it to your site", done as a new user would: a brand-new site from
 ``django-admin startproject``, the package installed from a wheel built from this
 repository into a fresh virtualenv, the README's lines appended to its three files
-exactly as written there, migrated, served with ``manage.py serve``, and driven over
-HTTP and the websocket under its prefix.
+exactly as written there, an app of the site's own with a model and the README's
+one-file mode about it, migrated, served with ``manage.py serve``, and driven over HTTP,
+the websocket and Chromium under its prefix, answered by the scripted model server.
 
 The fresh virtualenv gets the package alone (``pip install --no-deps`` of the wheel);
 its dependencies are read from this test's own environment through a ``.pth`` line, so
@@ -27,6 +28,7 @@ import pytest
 import websockets
 
 from tests.conftest import ROOT, serve, services_configured
+from tests.llm_server import ModelServer, Reply
 
 # The new site runs on its own embedded default whatever this run's services are, so
 # the services run has nothing to add to the embedded run's.
@@ -35,10 +37,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 README = ROOT / "README.md"
+SITE_FILES = {"mysite/settings.py", "mysite/urls.py", "mysite/asgi.py"}
+#: The site's own app: a model, and the README's mode about it.
+LIBRARY_MODELS = """\
+from django.conf import settings
+from django.db import models
+
+
+class Book(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200)
+    summary = models.TextField()
+"""
 
 
 def readme_lines() -> dict[str, str]:
-    """The code blocks of the README's "Add it to your site", by the file each names."""
+    """The code blocks of the README's "Add it to your site" (and its subsections), by
+    the file each names."""
     text = README.read_text()
     section = text.split("## Add it to your site", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", section, re.S)
@@ -104,8 +119,9 @@ def site(tmp_path_factory) -> Path:
     project = root / "site"
     project.mkdir()
     run([str(python), "-m", "django", "startproject", "mysite", str(project)], root, env)
-    lines = readme_lines()
-    assert set(lines) == {"mysite/settings.py", "mysite/urls.py", "mysite/asgi.py"}
+    blocks = readme_lines()
+    assert set(blocks) == {*SITE_FILES, "library/ai_modes.py"}
+    lines = {name: code for name, code in blocks.items() if name in SITE_FILES}
     added = {name: [line for line in code.splitlines() if line.strip()] for name, code in lines.items()}
     assert len(added["mysite/settings.py"]) <= 5
     assert len(added["mysite/urls.py"]) <= 2
@@ -113,21 +129,26 @@ def site(tmp_path_factory) -> Path:
     for name, code in lines.items():
         with (project / name).open("a") as out:
             out.write("\n" + code)
+    # The site's own app: its model, the README's mode, and its place in the settings.
+    library = project / "library"
+    library.mkdir()
+    (library / "__init__.py").write_text("")
+    (library / "models.py").write_text(LIBRARY_MODELS)
+    (library / "ai_modes.py").write_text(blocks["library/ai_modes.py"])
+    with (project / "mysite" / "settings.py").open("a") as out:
+        out.write('\nINSTALLED_APPS += ["library"]\n')
+    run([str(python), "manage.py", "makemigrations", "library", "-v0"], project, env)
     run([str(python), "manage.py", "migrate", "--noinput", "-v0"], project, env)
-    # A member of a project with a job, who has accepted the disclaimer, and another user.
+    # A reader with a book, who has accepted the disclaimer, and another user.
     run(
         [str(python), "manage.py", "shell", "-c",
          "from django.contrib.auth import get_user_model;"
          "from assistant import services;"
-         "from projects.models import Job, Project, Workflow;"
+         "from library.models import Book;"
          "User = get_user_model();"
          "alice = User.objects.create_user(username='alice', password='a-long-enough-password');"
          "User.objects.create_user(username='mallory', password='a-long-enough-password');"
-         "project = Project.objects.create(name='Shop');"
-         "project.members.add(alice, through_defaults={'role': 'owner'});"
-         "workflow = Workflow.objects.create(project=project, name='Orders');"
-         "Job.objects.create(workflow=workflow, name='Fetch', adaptor='@openfn/language-http@1',"
-         " code='get()');"
+         "Book.objects.create(owner=alice, title='Dune', summary='Spice, sand and a desert planet.');"
          "services.disclaimer_mark_read(user=alice)"],
         project,
         env,
@@ -136,9 +157,22 @@ def site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served_site(site, tmp_path_factory):
+def model():
+    """The scripted model server the new site asks."""
+    with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served_site(site, model, tmp_path_factory):
     python = str(site.parent / "venv" / "bin" / "python")
-    served = serve(site_env(), tmp_path_factory.mktemp("logs"), python=python, site=site, prefix="ai/")
+    env = {
+        **site_env(),
+        "OPENAI_BASE_URL": model.url,
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_MODEL": "scripted",
+    }
+    served = serve(env, tmp_path_factory.mktemp("logs"), python=python, site=site, prefix="ai/")
     yield next(served).url
     next(served, None)
 
@@ -165,16 +199,19 @@ def test_the_new_site_serves_the_assistant_under_its_prefix(served_site):
     assert httpx.get(f"{url}/api/health/").status_code == 404  # nothing outside the prefix
 
 
-def test_a_question_on_the_new_site_streams_its_answer_and_another_user_is_refused(served_site):
+def test_a_question_about_the_sites_own_object_calls_its_tool_and_streams(served_site, model):
     url = served_site
     access = token(url, "alice")
     client = httpx.Client(base_url=f"{url}/ai", headers={"Authorization": f"Bearer {access}"}, timeout=10)
-    job = client.get("/api/modes/").status_code  # the modes answer on the site
-    assert job == 200
-    created = client.post(
-        "/api/sessions/", json={"mode": "job_code", "job": 1, "content": "Why does it fail?"}
+    modes = client.get("/api/modes/").json()["modes"]
+    assert [mode["id"] for mode in modes] == ["book"]  # the site's mode only: no demo domain
+    model.script(
+        Reply(text="", tool_calls=[{"id": "call_1", "name": "read_book", "arguments": "{}"}]),
+        Reply(chunks=["It is ", "about ", "spice ", "and sand."]),
     )
+    created = client.post("/api/sessions/", json={"mode": "book", "book": 1, "content": "What is it about?"})
     assert created.status_code == 201, created.text
+    assert created.json()["subject"] == {"type": "library.book", "id": "1"}
     session = created.json()["id"]
 
     async def watch() -> list[dict]:
@@ -189,11 +226,22 @@ def test_a_question_on_the_new_site_streams_its_answer_and_another_user_is_refus
 
     frames = asyncio.run(watch())
     assert frames[-1]["type"] == "message.completed", frames[-1]
+    assert frames[-1]["message"]["content"] == "It is about spice and sand."
+    tool = [frame for frame in frames if frame["type"] in ("tool.start", "tool.end")]
+    assert [(frame["type"], frame["name"]) for frame in tool] == [
+        ("tool.start", "read_book"),
+        ("tool.end", "read_book"),
+    ]
+    assert tool[1]["ok"] is True and "desert planet" in tool[1]["result"]
     assert sum(frame["type"] == "token" for frame in frames) > 1  # streamed, not in one piece
+    assert json.loads(model.requests[1]["messages"][-1]["content"])["title"] == "Dune"
     assert client.get(f"/api/sessions/{session}/").json()["messages"][-1]["status"] == "success"
+    assert client.post("/api/sessions/", json={"mode": "book", "book": 99, "content": "?"}).status_code == 400
 
     other = httpx.Client(base_url=f"{url}/ai", headers={"Authorization": f"Bearer {token(url, 'mallory')}"})
     assert other.get(f"/api/sessions/{session}/").status_code == 404
+    refused = other.post("/api/sessions/", json={"mode": "book", "book": 1, "content": "Mine?"})
+    assert refused.status_code == 403  # not her book
     assert other.post(f"/api/sessions/{session}/messages/", json={"content": "Mine now"}).status_code == 404
     assert other.get("/api/sessions/").json()["pagination"]["total_count"] == 0
 
