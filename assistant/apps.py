@@ -5,3 +5,6 @@ class AssistantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "assistant"
     verbose_name = "AI assistant"
+
+    def ready(self) -> None:
+        from . import processing  # noqa: F401  (registers the work this process may run)

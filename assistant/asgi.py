@@ -24,7 +24,7 @@ def with_assistant(django_application: Any, *, prefix: str = "", websockets: lis
     from accounts.websocket import WebsocketAuthMiddlewareStack
     from events.background import start_in_process_scheduler
 
-    from .dispatch import start_in_process_sweeper
+    from .processing import start_in_process_sweeper
     from .routing import websocket_urlpatterns
 
     start_in_process_sweeper()

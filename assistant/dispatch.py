@@ -1,5 +1,9 @@
-"""Handing a message to whatever processes it: Celery with a broker, else a thread
-pool of this process (the embedded default). Both run ``processing.message_process``."""
+"""The one background runner: work goes to Celery with a broker, else to a thread pool
+of this process (the embedded default), by the name of its Celery task.
+
+The code that does the work registers what a task name runs in this process
+(``runs_here``); the code that queues work names the task (``enqueue``) and imports
+neither the task module nor the work."""
 
 from __future__ import annotations
 
@@ -51,19 +55,57 @@ def tracking_unqueued() -> Iterator[list[str]]:
         _unqueued.reset(token)
 
 
+#: What a task name runs when this process does the work (the embedded default).
+_here: dict[str, Callable[..., Any]] = {}
+
+
+def runs_here(task_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``step(*args, retries_done=n)``, which returns an outcome with
+    ``retry_in`` and ``state`` (as the task does), as what the Celery task
+    ``task_name`` runs in this process."""
+
+    def register(step: Callable[..., Any]) -> Callable[..., Any]:
+        _here[task_name] = step
+        return step
+
+    return register
+
+
+def enqueue(task_name: str, *args: Any, countdown: float = 0, retries_done: int = 0, queue=None) -> None:
+    """Run the task ``task_name`` with ``args``: sent to the broker (on ``queue``, if
+    given), or run on this process's threads, retried as its outcomes ask. Raises the
+    broker's error when it can't be reached."""
+    if settings.TASKS_IN_PROCESS:
+        try:
+            submit(_run_here, task_name, args, countdown, retries_done)
+        except RuntimeError:
+            # The process is shutting down (a command finishing): run it here and now.
+            _run_here(task_name, args, countdown, retries_done)
+        return
+    from .celery import app
+
+    options = {"queue": queue} if queue else {}
+    app.send_task(task_name, args=list(args), countdown=countdown or None, retries=retries_done, **options)
+
+
+def _run_here(task_name: str, args: tuple, countdown: float, retries_done: int) -> None:
+    step = _here[task_name]
+    run_with_retries(
+        lambda retries: step(*args, retries_done=retries), countdown=countdown, retries_done=retries_done
+    )
+
+
+PROCESS_MESSAGE = "assistant.tasks.process_message"
+
+
 def enqueue_message(message_id, *, countdown: float = 0, retries_done: int = 0) -> bool:
     """Start processing ``message_id``. Call it after the commit that made it pending.
     False when the broker could not be reached: the message stays pending, marked for
     the sweeper to hand on as soon as the broker is back (nothing is lost)."""
-    if settings.TASKS_IN_PROCESS:
-        _pool().submit(_run_in_process, str(message_id), countdown, retries_done)
-        return True
     from kombu.exceptions import OperationalError
 
-    from .tasks import process_message
-
     try:
-        process_message.apply_async(args=[str(message_id)], countdown=countdown or None, retries=retries_done)
+        enqueue(PROCESS_MESSAGE, str(message_id), countdown=countdown, retries_done=retries_done)
     except (OperationalError, OSError) as exc:
         logger.warning(
             "The broker did not take message %s (%s); the sweeper hands it on later", message_id, exc
@@ -166,21 +208,6 @@ def run_with_retries(step: Callable[[int], Any], *, countdown: float, retries_do
         countdown = outcome.retry_in
 
 
-def _run_in_process(message_id: str, countdown: float, retries_done: int) -> None:
-    from .processing import message_process
-
-    try:
-        run_with_retries(
-            lambda retries: message_process(message_id=message_id, retries_done=retries),
-            countdown=countdown,
-            retries_done=retries_done,
-        )
-    except Exception:
-        logger.exception("Processing message %s failed", message_id)
-    finally:
-        connections.close_all()
-
-
 #: Names of the loops ``run_periodically`` has started in this process.
 _loops: set[str] = set()
 
@@ -213,12 +240,3 @@ def _forever(name: str, function: Callable[[], Any], every: Callable[[], float],
         finally:
             connections.close_all()
         time.sleep(every())
-
-
-def start_in_process_sweeper() -> None:
-    """On the embedded default, sweep for stuck messages every SWEEP_INTERVAL."""
-    from .processing import message_sweep
-
-    run_periodically(
-        "assistant-sweeper", message_sweep, every=lambda: assistant_settings.SWEEP_INTERVAL, first_after=5
-    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import openai
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, connection
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,13 @@ TIMEOUT_TEXT = "Request timed out. Please try again."
 UNREACHABLE_TEXT = "Unable to reach the AI server. Please try again later."
 GENERIC_TEXT = "Oops! Something went wrong. Please try again."
 DEMO_BASE_URL = "http://demo-model.invalid/v1"
+
+
+def db_connection_release() -> None:
+    """Give the database connection back (to the pool) while the model talks: a worker
+    streams many answers at once on threads. Django reconnects on the next query."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 class LLMError(Exception):

@@ -23,18 +23,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import llm, realtime, services, tools
+from . import dispatch, llm, realtime, services, tools
 from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
-from .dispatch import backoff, enqueue_message, reconnect_delay
+from .dispatch import backoff, reconnect_delay
 from .exceptions import INTERRUPTED_TEXT, USAGE_LIMIT_TEXT
 from .models import ChatMessage, ChatSession
-from .serializers import message_data
 
 logger = logging.getLogger(__name__)
 Status = ChatMessage.Status
@@ -113,9 +112,7 @@ class Heartbeat:
         if not leases:
             return
         held = functools.reduce(operator.or_, (lease.fence() for lease in leases))
-        beaten = ChatMessage.objects.filter(held, status=Status.PROCESSING).update(
-            heartbeat_at=timezone.now()
-        )
+        beaten = services.messages_beat(rows=ChatMessage.objects.filter(held, status=Status.PROCESSING))
         if beaten == len(leases):
             return
         now_held = {
@@ -163,46 +160,23 @@ def message_claim(*, message_id) -> ChatMessage | None:
     over one whose worker stopped beating. None when another worker has it or it is
     no longer waiting: a duplicate delivery does nothing. The claim adds one to the
     message's ``attempts``; the message comes back with its ``lease``."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=assistant_settings.STUCK_AFTER)
-    claimed = (
-        ChatMessage.objects.filter(pk=message_id, role=Role.USER)
-        .filter(Q(status=Status.PENDING) | Q(status=Status.PROCESSING, heartbeat_at__lt=stale))
-        .update(
-            status=Status.PROCESSING,
-            processing_started_at=now,
-            processing_completed_at=None,
-            heartbeat_at=now,
-            due_at=None,
-            partial="",
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
-    )
-    if not claimed:
+    stale = timezone.now() - timedelta(seconds=assistant_settings.STUCK_AFTER)
+    if not services.message_claim(message_id=message_id, stale_before=stale):
         return None
     message = ChatMessage.objects.select_related("user", "session", "session__user").get(pk=message_id)
     message.lease = _current.lease = Lease.of(message)
     return message
 
 
-def _publish_status(message: ChatMessage, status: str, error: str = "") -> None:
-    realtime.publish(
-        message.session_id, "message.status", message_id=str(message.pk), status=status, error=error
-    )
+def _publish_status(message: ChatMessage, status: str) -> None:
+    services.message_announce(session_id=message.session_id, message_id=message.pk, status=status)
 
 
 def message_fail(*, message: ChatMessage, error: str, rows: QuerySet | None = None) -> bool:
-    """Mark the message failed with a readable ``error`` if it is still as the caller
-    saw it: ``rows``, by default the message while the caller's lease holds it."""
+    """Fail the message with a readable ``error`` if it is still as the caller saw it:
+    ``rows``, by default the message while the caller's lease holds it."""
     rows = message.lease.rows() if rows is None else rows
-    failed = rows.update(
-        status=Status.ERROR, error=error, processing_completed_at=timezone.now(), updated_at=timezone.now()
-    )
-    if failed:
-        _publish_status(message, Status.ERROR, error)
-        realtime.publish(message.session_id, "message.error", message_id=str(message.pk), error=error)
-    return bool(failed)
+    return services.message_fail(rows=rows, session_id=message.session_id, message_id=message.pk, error=error)
 
 
 class _Watcher:
@@ -254,7 +228,7 @@ class _Watcher:
             length = min(self._length, services.ASSISTANT_MAX_LENGTH)
             if length != self._saved_length:
                 try:
-                    saved = self.lease.rows().update(partial=self._partial(), heartbeat_at=timezone.now())
+                    saved = services.message_save_partial(rows=self.lease.rows(), partial=self._partial())
                 except DATABASE_ERRORS as exc:
                     logger.warning(
                         "Message %s: saving the partial answer failed: %s", self.lease.message_id, exc
@@ -305,18 +279,12 @@ def _interrupted(message_id, lease: Lease | None, exc: Exception) -> Outcome:
     )
     if lease is None or lease.lost:
         return Outcome("interrupted", retry_in=delay)
-    now = timezone.now()
     try:
-        released = lease.rows().update(
-            status=Status.PENDING, heartbeat_at=None, due_at=now + timedelta(seconds=delay), updated_at=now
+        services.message_requeue(
+            rows=lease.rows(), session_id=lease.session_id, message_id=message_id, due_in=delay
         )
     except DATABASE_ERRORS:
-        services.db_connection_release()
-        released = 0  # still processing: the sweeper retakes it once the beats stop
-    if released:
-        realtime.publish(
-            lease.session_id, "message.status", message_id=str(message_id), status=Status.PENDING, error=""
-        )
+        services.db_connection_release()  # still processing: the sweeper retakes it once the beats stop
     return Outcome("interrupted", retry_in=delay)
 
 
@@ -399,15 +367,13 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
 
 def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> Outcome:
     delay = backoff(retries_done)
-    now = timezone.now()
-    requeued = message.lease.rows().update(
-        status=Status.PENDING, heartbeat_at=None, due_at=now + timedelta(seconds=delay), updated_at=now
+    requeued = services.message_requeue(
+        rows=message.lease.rows(), session_id=message.session_id, message_id=message.pk, due_in=delay
     )
     if not requeued:
         message.lease.lost = True
         return _stopped(message)
     logger.info("Message %s: %s; retrying in %.1fs", message.pk, exc.message, delay)
-    _publish_status(message, Status.PENDING)
     return Outcome("retry", retry_in=delay)
 
 
@@ -443,38 +409,23 @@ def _fitted(result: llm.ChatResult) -> llm.ChatResult:
 
 
 def _save_reply(message: ChatMessage, result: llm.ChatResult, *, code=None, meta=None) -> Outcome:
-    now = timezone.now()
     result = _fitted(result)
-    with transaction.atomic():
-        locked = message.lease.rows().select_for_update().only("id").first()
-        if locked is None:
-            message.lease.lost = True
-            return _stopped(message)
-        reply = services.message_save(
-            session=message.session,
-            role=Role.ASSISTANT,
-            content=result.content,
-            usage=result.usage,
-            model=result.model,
-            reply_to=message,
-            code=code,
-            message_meta={
-                **(meta or {}),
-                "finish_reason": result.finish_reason,
-                **({"tools": result.tool_runs} if result.tool_runs else {}),
-            },
-            announce=False,
-        )
-        ChatMessage.objects.filter(pk=message.pk).update(
-            status=Status.SUCCESS, error="", partial="", processing_completed_at=now, updated_at=now
-        )
-        data = message_data(reply)
-        transaction.on_commit(
-            lambda: realtime.publish(
-                message.session_id, "message.completed", message=data, reply_to=str(message.pk)
-            )
-        )
-        transaction.on_commit(lambda: _publish_status(message, Status.SUCCESS))
+    reply = services.message_complete(
+        rows=message.lease.rows(),
+        question=message,
+        content=result.content,
+        usage=result.usage,
+        model=result.model,
+        code=code,
+        meta={
+            **(meta or {}),
+            "finish_reason": result.finish_reason,
+            **({"tools": result.tool_runs} if result.tool_runs else {}),
+        },
+    )
+    if reply is None:
+        message.lease.lost = True
+        return _stopped(message)
     return Outcome("success")
 
 
@@ -532,9 +483,24 @@ def message_sweep(
         if exhausted:
             message_fail(message=message, error=INTERRUPTED_TEXT, rows=still)
             continue
-        moved = still.update(status=Status.PENDING, heartbeat_at=None, due_at=None, updated_at=now)
-        if moved:
-            if found == "stuck":
-                _publish_status(message, Status.PENDING)
-            enqueue_message(message.pk)
+        services.message_requeue(
+            rows=still,
+            session_id=message.session_id,
+            message_id=message.pk,
+            announce=found == "stuck",
+            enqueue=True,
+        )
     return actions
+
+
+@dispatch.runs_here(dispatch.PROCESS_MESSAGE)
+def _process_here(message_id: str, *, retries_done: int) -> Outcome:
+    """The ``process_message`` task's work, when this process does it."""
+    return message_process(message_id=message_id, retries_done=retries_done)
+
+
+def start_in_process_sweeper() -> None:
+    """On the embedded default, sweep for stuck messages every SWEEP_INTERVAL."""
+    dispatch.run_periodically(
+        "assistant-sweeper", message_sweep, every=lambda: assistant_settings.SWEEP_INTERVAL, first_after=5
+    )

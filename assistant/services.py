@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from . import llm, realtime
@@ -30,6 +30,7 @@ from .exceptions import (
     TooManyInFlight,
     UsageLimitReached,
 )
+from .llm import db_connection_release
 from .models import (
     AIUsage,
     ChatMessage,
@@ -319,6 +320,128 @@ def message_cancel(*, message: ChatMessage) -> ChatMessage:
     return locked
 
 
+# --- A worker's writes ---------------------------------------------------------------
+#
+# A worker answering a question holds it by a lease (``processing.Lease``): each write
+# below is one UPDATE of ``rows``, the question as long as the worker still holds it,
+# and reports whether it matched; one that did not changes nothing. The worker writes
+# outside transactions, so each UPDATE has committed when clients are told of it.
+
+
+def message_claim(*, message_id, stale_before) -> bool:
+    """Take the question for processing (pending -> processing), or take over one whose
+    worker has not beaten since ``stale_before``, adding one to its ``attempts``. False
+    when another worker has it or it is no longer waiting."""
+    now = timezone.now()
+    return bool(
+        ChatMessage.objects.filter(pk=message_id, role=Role.USER)
+        .filter(Q(status=Status.PENDING) | Q(status=Status.PROCESSING, heartbeat_at__lt=stale_before))
+        .update(
+            status=Status.PROCESSING,
+            processing_started_at=now,
+            processing_completed_at=None,
+            heartbeat_at=now,
+            due_at=None,
+            partial="",
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    )
+
+
+def message_announce(*, session_id, message_id, status: str, error: str = "") -> None:
+    """Tell the session's clients a question's status (once it is committed)."""
+    realtime.publish(session_id, "message.status", message_id=str(message_id), status=status, error=error)
+
+
+def messages_beat(*, rows) -> int:
+    """Touch the heartbeat of the questions ``rows`` (a worker's, all in one UPDATE)."""
+    return rows.update(heartbeat_at=timezone.now())
+
+
+def message_save_partial(*, rows, partial: str) -> int:
+    """Keep the answer streamed so far on the question (a beat as well)."""
+    return rows.update(partial=partial[:ASSISTANT_MAX_LENGTH], heartbeat_at=timezone.now())
+
+
+def message_fail(*, rows, session_id, message_id, error: str) -> bool:
+    """Mark the question failed with a readable ``error``."""
+    now = timezone.now()
+    failed = rows.update(status=Status.ERROR, error=error, processing_completed_at=now, updated_at=now)
+    if failed:
+        message_announce(session_id=session_id, message_id=message_id, status=Status.ERROR, error=error)
+        realtime.publish(session_id, "message.error", message_id=str(message_id), error=error)
+    return bool(failed)
+
+
+def message_requeue(
+    *, rows, session_id, message_id, due_in: float | None = None, announce: bool = True, enqueue: bool = False
+) -> bool:
+    """Put the question back to pending, due in ``due_in`` seconds (now, for the
+    sweeper); told to clients when ``announce``, handed to a worker when ``enqueue``."""
+    now = timezone.now()
+    due = now + timedelta(seconds=due_in) if due_in is not None else None
+    moved = rows.update(status=Status.PENDING, heartbeat_at=None, due_at=due, updated_at=now)
+    if moved and announce:
+        message_announce(session_id=session_id, message_id=message_id, status=Status.PENDING)
+    if moved and enqueue:
+        enqueue_message(message_id)
+    return bool(moved)
+
+
+def message_complete(
+    *, rows, question: ChatMessage, content: str, usage, model: str, code=None, meta=None
+) -> ChatMessage | None:
+    """Save the reply to ``question``, mark the question answered and count the usage,
+    in one transaction, and tell clients after it (``message.completed``, then the
+    status). None, and nothing saved, when the worker no longer holds the question."""
+    with transaction.atomic():
+        if rows.select_for_update().only("id").first() is None:
+            return None
+        reply = message_save(
+            session=question.session,
+            role=Role.ASSISTANT,
+            content=content,
+            usage=usage,
+            model=model,
+            reply_to=question,
+            code=code,
+            message_meta=meta,
+            announce=False,
+        )
+        now = timezone.now()
+        ChatMessage.objects.filter(pk=question.pk).update(
+            status=Status.SUCCESS, error="", partial="", processing_completed_at=now, updated_at=now
+        )
+        data = message_data(reply)
+        session_id, question_id = question.session_id, str(question.pk)
+        transaction.on_commit(
+            lambda: realtime.publish(session_id, "message.completed", message=data, reply_to=question_id)
+        )
+        transaction.on_commit(
+            lambda: message_announce(session_id=session_id, message_id=question_id, status=Status.SUCCESS)
+        )
+    return reply
+
+
+# --- Retention --------------------------------------------------------------------
+
+
+def _delete(rows, *, dry_run: bool) -> int:
+    with transaction.atomic():
+        return rows.count() if dry_run else rows.delete()[1].get(rows.model._meta.label, 0)
+
+
+def sessions_delete_older(*, before, dry_run: bool = False) -> int:
+    """Delete the sessions last changed before ``before``, with their messages; how many."""
+    return _delete(ChatSession.objects.filter(updated_at__lt=before), dry_run=dry_run)
+
+
+def usage_delete_older(*, before, dry_run: bool = False) -> int:
+    """Delete the usage rows made before ``before``; how many."""
+    return _delete(AIUsage.objects.filter(created_at__lt=before), dry_run=dry_run)
+
+
 # --- Disclaimer -------------------------------------------------------------------
 
 
@@ -417,13 +540,6 @@ def usage_record(
 
 
 # --- Asking the model -------------------------------------------------------------
-
-
-def db_connection_release() -> None:
-    """Give the database connection back (to the pool) while the model talks: a worker
-    streams many answers at once on threads. Django reconnects on the next query."""
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 def ai_query(

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import llm, services
+from . import llm
 from .access_levels import REVOKED_TEXT, AccessRevoked
 from .conf import assistant_settings
 from .models import ChatMessage, ChatSession
@@ -289,7 +289,7 @@ def stream_chat_with_tools(
             run = _run_one(call, call["id"], by_name, context, on_tool)
             runs.append(run)
             messages.append({"role": "tool", "tool_call_id": run.call_id, "content": run.text})
-        services.db_connection_release()
+        llm.db_connection_release()
     return llm.ChatResult(
         content=text.content,
         model=result.model,

@@ -7,7 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers)
+        from . import services, signals  # noqa: F401  (registers the work this process runs; connects the receivers)
         from .registry import autodiscover
 
         autodiscover()

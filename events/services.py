@@ -8,14 +8,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, PeriodicTasks
 
-from assistant.dispatch import backoff, run_with_retries, submit
+from assistant import dispatch
+from assistant.dispatch import backoff
 from assistant.llm import LLMError
 
 from .conf import event_queue, events_setting, max_retries
@@ -99,26 +99,8 @@ def _publish(*, event: Event, user, schedule, system: bool) -> EventRow:
 def event_enqueue(*, event_id, type: str = "", countdown: float = 0, retries_done: int = 0) -> None:
     """Hand the event to a worker: a Celery task with a broker (on its type's queue,
     ``EVENTS["QUEUES"]``), else this process's threads."""
-    if settings.TASKS_IN_PROCESS:
-        try:
-            submit(_route_in_process, str(event_id), countdown, retries_done)
-        except RuntimeError:
-            # The process is shutting down (a command finishing): route it here.
-            _route_in_process(str(event_id), countdown, retries_done)
-        return
-    from .tasks import route_event
-
-    options = {"queue": queue} if (queue := event_queue(type)) else {}
-    route_event.apply_async(
-        args=[str(event_id)], countdown=countdown or None, retries=retries_done, **options
-    )
-
-
-def _route_in_process(event_id: str, countdown: float, retries_done: int) -> None:
-    run_with_retries(
-        lambda retries: event_route(event_id=event_id, retries_done=retries),
-        countdown=countdown,
-        retries_done=retries_done,
+    dispatch.enqueue(
+        ROUTE_EVENT, str(event_id), countdown=countdown, retries_done=retries_done, queue=event_queue(type)
     )
 
 
@@ -163,6 +145,7 @@ def _is_transient(exc: Exception) -> bool:
 #: What the event's owner reads when its handler failed in a way it did not expect
 #: (the exception, which may hold internals, goes to the log only).
 UNEXPECTED_ERROR_TEXT = "The handler failed unexpectedly; the error is in the server log."
+ROUTE_EVENT = "events.tasks.route_event"
 
 
 def _error_text(exc: Exception) -> str:
@@ -403,6 +386,18 @@ def periodic_task_delete(*, task_id) -> None:
         clocked.delete()
 
 
+def events_delete_finished(*, before, dry_run: bool = False) -> int:
+    """Delete the events routed (handled, unhandled or failed) before ``before``;
+    queued and processing ones stay until they are routed, however old. How many."""
+    rows = EventRow.objects.filter(
+        received_at__lt=before,
+        status__in=[EventRow.Status.HANDLED, EventRow.Status.UNHANDLED, EventRow.Status.FAILED],
+    )
+    if dry_run:
+        return rows.count()
+    return rows.delete()[1].get(rows.model._meta.label, 0)
+
+
 def schedules_delete_finished(*, before, dry_run: bool = False) -> int:
     """Delete one-off schedules that fired, and cancelled schedules, finished before
     ``before``, with their periodic tasks. Returns how many."""
@@ -418,3 +413,9 @@ def schedules_delete_finished(*, before, dry_run: bool = False) -> int:
         ClockedSchedule.objects.filter(pk__in=[clocked for _, _, clocked in rows if clocked]).delete()
         Schedule.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
     return len(rows)
+
+
+@dispatch.runs_here(ROUTE_EVENT)
+def _route_here(event_id: str, *, retries_done: int) -> RouteOutcome:
+    """The ``route_event`` task's work, when this process does it."""
+    return event_route(event_id=event_id, retries_done=retries_done)

@@ -104,8 +104,7 @@ def enqueued(monkeypatch) -> list[str]:
     def record(message_id, **kwargs):
         calls.append(str(message_id))
 
-    for module in ("assistant.services", "assistant.processing"):
-        monkeypatch.setattr(f"{module}.enqueue_message", record)
+    monkeypatch.setattr("assistant.services.enqueue_message", record)
     return calls
 
 

@@ -169,7 +169,7 @@ def test_a_message_the_broker_did_not_take_is_handed_on_at_the_next_sweep(
     assert response.status_code == 503
     message = ChatMessage.objects.get()
     handed = []
-    monkeypatch.setattr("assistant.processing.enqueue_message", lambda mid, **kw: handed.append(str(mid)))
+    monkeypatch.setattr("assistant.services.enqueue_message", lambda mid, **kw: handed.append(str(mid)))
     # The broker is back: the next sweep hands it on, without waiting PENDING_AFTER.
     actions = processing.message_sweep()
     assert [(a.message_id, a.action) for a in actions] == [(str(message.pk), "requeued")]

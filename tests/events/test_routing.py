@@ -158,14 +158,22 @@ def test_the_status_is_constrained_in_the_database(publish):
         EventRow.objects.filter(pk=row.pk).update(status="lost")
 
 
-def test_with_a_broker_events_go_to_the_celery_task(settings, monkeypatch):
+@pytest.fixture
+def sent(monkeypatch) -> list:
+    """The tasks sent to the broker, as (name, options)."""
+    from assistant.celery import app
+
+    calls = []
+    monkeypatch.setattr(app, "send_task", lambda name, **options: calls.append((name, options)))
+    return calls
+
+
+def test_with_a_broker_events_go_to_the_celery_task(settings, sent):
     from events.tasks import route_event
 
-    sent = []
-    monkeypatch.setattr(route_event, "apply_async", lambda **kwargs: sent.append(kwargs))
     settings.TASKS_IN_PROCESS = False
     services.event_enqueue(event_id="abc", type="llm.chat", countdown=1.5, retries_done=2)
-    assert sent == [{"args": ["abc"], "countdown": 1.5, "retries": 2}]
+    assert sent == [(route_event.name, {"args": ["abc"], "countdown": 1.5, "retries": 2})]
 
 
 @pytest.mark.parametrize(
@@ -178,17 +186,13 @@ def test_with_a_broker_events_go_to_the_celery_task(settings, monkeypatch):
         ("llm.chat.response", None),
     ],
 )
-def test_events_go_to_the_queue_of_their_type(settings, monkeypatch, event_type, queue):
-    from events.tasks import route_event
-
-    sent = []
-    monkeypatch.setattr(route_event, "apply_async", lambda **kwargs: sent.append(kwargs))
+def test_events_go_to_the_queue_of_their_type(settings, sent, event_type, queue):
     settings.TASKS_IN_PROCESS = False
     settings.EVENTS = {
         "QUEUES": {"llm.chat": "events.llm", "billing.*": "billing", "billing.invoice.*": "billing.invoices"}
     }
     services.event_enqueue(event_id="abc", type=event_type)
-    assert sent[0].get("queue") == queue
+    assert sent[0][1].get("queue") == queue
 
 
 def test_the_celery_task_routes_the_event(publish, registry):

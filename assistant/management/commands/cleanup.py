@@ -3,12 +3,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import logins_delete_expired
+from assistant import services
 from assistant.conf import assistant_settings
 from assistant.durations import parse_duration
 from assistant.idempotency import idempotency_keys_delete_expired
-from assistant.models import AIUsage, ChatSession
-from events.models import Event
-from events.services import schedules_delete_finished
+from events.services import events_delete_finished, schedules_delete_finished
 
 
 class Command(BaseCommand):
@@ -28,18 +27,14 @@ class Command(BaseCommand):
     def handle(self, *args, older_than, dry_run, **options):
         cutoff = timezone.now() - (older_than or timezone.timedelta(days=assistant_settings.RETENTION_DAYS))
         targets = {
-            "chat sessions": ChatSession.objects.filter(updated_at__lt=cutoff),
-            "usage rows": AIUsage.objects.filter(created_at__lt=cutoff),
-            # Queued and processing events stay until they are routed, however old.
-            "events": Event.objects.filter(
-                received_at__lt=cutoff,
-                status__in=[Event.Status.HANDLED, Event.Status.UNHANDLED, Event.Status.FAILED],
-            ),
+            "chat sessions": services.sessions_delete_older,
+            "usage rows": services.usage_delete_older,
+            "events": events_delete_finished,
         }
         verb = "would delete" if dry_run else "deleted"
         with transaction.atomic():
-            for name, rows in targets.items():
-                count = rows.count() if dry_run else rows.delete()[1].get(rows.model._meta.label, 0)
+            for name, delete in targets.items():
+                count = delete(before=cutoff, dry_run=dry_run)
                 self.stdout.write(f"{verb} {count} {name} last changed before {cutoff:%Y-%m-%d %H:%M} UTC")
             count = schedules_delete_finished(before=cutoff, dry_run=dry_run)
             self.stdout.write(f"{verb} {count} finished schedules ended before {cutoff:%Y-%m-%d %H:%M} UTC")
