@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
-from .conf import agents_setting
+from .conf import agents_settings
 from .serializers import (
     TaskDetailQuerySerializer,
     TasksQuerySerializer,
@@ -48,7 +48,7 @@ class TaskDetailView(APIView):
     def get(self, request, task_id):
         after = _query(TaskDetailQuerySerializer, request)["after"]
         task = get_object_or_404(selectors.tasks_visible_to(user=request.user), pk=task_id)
-        page = agents_setting("LOG_PAGE_SIZE")
+        page = agents_settings.LOG_PAGE_SIZE
         lines = selectors.task_log_lines(task=task, after=after, limit=page + 1)
         context = {"lines": lines[:page], "more_lines": len(lines) > page}
         return Response(WorkerTaskDetailSerializer(task, context=context).data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from assistant.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Log lines a task keeps at most; later lines are dropped (one warning says so).
@@ -18,8 +18,4 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def agents_setting(name: str) -> Any:
-    values = {**DEFAULTS, **getattr(settings, "AGENTS", {})}
-    if name not in values:
-        raise AttributeError(f"No AGENTS setting {name!r}")
-    return values[name]
+agents_settings = AppSettings("AGENTS", DEFAULTS)

@@ -13,7 +13,7 @@ from events.services import system_event_publish
 from events.types import Event, EventValidationError, WorkerTaskEvent
 
 from . import services
-from .conf import agents_setting
+from .conf import agents_settings
 from .models import WorkerTask
 from .registry import AgentInputError, AgentRegistry, NotRegistered
 from .registry import site as agents_site
@@ -97,7 +97,7 @@ class AgentRunner:
         return EventHandlerError(task.error)
 
     def _notify(self, row: EventRow, task: WorkerTask) -> None:
-        if not agents_setting("NOTIFY_USER"):
+        if not agents_settings.NOTIFY_USER:
             return
         text = f"Task {task.agent} {task.status}" + (f": {task.error}" if task.error else ".")
         try:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from events.models import Event as EventRow
 from events.services import event_heartbeat
 
-from .conf import agents_setting
+from .conf import agents_settings
 from .models import TaskLogLine, WorkerTask
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def task_get_or_create(*, event: EventRow) -> tuple[WorkerTask, bool]:
 
 def _line_text(text: Any) -> str:
     text = str(text).replace("\x00", "\ufffd")
-    limit = agents_setting("MAX_LINE_LENGTH")
+    limit = agents_settings.MAX_LINE_LENGTH
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -114,7 +114,7 @@ class TaskRun:
         """Add a line to the task's log (one INSERT). Past ``AGENTS["MAX_LOG_LINES"]``
         lines are dropped."""
         level = _level(level)
-        limit = agents_setting("MAX_LOG_LINES")
+        limit = agents_settings.MAX_LOG_LINES
         if self._seq >= limit:
             return
         if self._seq == limit - 1:

@@ -1,6 +1,7 @@
 """The assistant's settings: ``settings.ASSISTANT`` over these defaults.
 
-Read lazily and re-read when a test overrides ``ASSISTANT`` (as DRF's ``api_settings``).
+Read lazily and re-read when a test overrides ``ASSISTANT`` (as DRF's ``api_settings``);
+the events and agents apps read theirs the same way (``AppSettings``).
 """
 
 from __future__ import annotations
@@ -72,18 +73,24 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class AssistantSettings:
-    def __init__(self) -> None:
+class AppSettings:
+    """An app's settings: the Django setting ``setting`` (a dict) over ``defaults``,
+    read as attributes (``assistant_settings.MAX_RETRIES``). Read on first use and again
+    whenever a test overrides the setting; an unknown key is an error."""
+
+    def __init__(self, setting: str, defaults: dict[str, Any]) -> None:
+        self._setting, self._defaults = setting, defaults
         self._cached: dict[str, Any] | None = None
+        setting_changed.connect(self._changed, weak=False)
 
     @property
     def _values(self) -> dict[str, Any]:
         if self._cached is None:
-            user = getattr(settings, "ASSISTANT", {})
-            unknown = set(user) - set(DEFAULTS)
+            user = getattr(settings, self._setting, {})
+            unknown = set(user) - set(self._defaults)
             if unknown:
-                raise AttributeError(f"Unknown ASSISTANT settings: {', '.join(sorted(unknown))}")
-            self._cached = {**DEFAULTS, **user}
+                raise AttributeError(f"Unknown {self._setting} settings: {', '.join(sorted(unknown))}")
+            self._cached = {**self._defaults, **user}
         return self._cached
 
     def __getattr__(self, name: str) -> Any:
@@ -92,18 +99,14 @@ class AssistantSettings:
         try:
             return self._values[name]
         except KeyError:
-            raise AttributeError(f"No ASSISTANT setting {name!r}") from None
+            raise AttributeError(f"No {self._setting} setting {name!r}") from None
 
     def reload(self) -> None:
         self._cached = None
 
-
-assistant_settings = AssistantSettings()
-
-
-def _reload(*, setting, **kwargs) -> None:
-    if setting == "ASSISTANT":
-        assistant_settings.reload()
+    def _changed(self, *, setting, **kwargs) -> None:
+        if setting == self._setting:
+            self.reload()
 
 
-setting_changed.connect(_reload)
+assistant_settings = AppSettings("ASSISTANT", DEFAULTS)

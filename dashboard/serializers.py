@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
-from events.conf import events_setting
+from events.conf import events_settings
 from events.services import event_validate
 from events.types import EventValidationError, event_from_dict
 
@@ -36,7 +36,7 @@ class EventFormSerializer(serializers.Serializer):
         return owner
 
     def validate_metadata(self, value: str) -> dict:
-        limit = events_setting("MAX_BODY_BYTES")
+        limit = events_settings.MAX_BODY_BYTES
         if len(value.encode()) > limit:
             raise serializers.ValidationError(f"must be at most {limit} bytes of JSON.")
         if not value.strip():

@@ -16,7 +16,7 @@ from assistant.api import PaginationSerializer
 from assistant.errors import PayloadTooLarge
 
 from . import selectors, services
-from .conf import events_setting
+from .conf import events_settings
 from .exceptions import ScheduleError
 from .serializers import (
     EventAcceptedSerializer,
@@ -32,7 +32,7 @@ from .types import EventValidationError, event_from_dict, parse_timestamp
 
 def _check_size(request) -> None:
     """Refuse a body over the cap before anything reads or parses it."""
-    limit = events_setting("MAX_BODY_BYTES")
+    limit = events_settings.MAX_BODY_BYTES
     too_large = PayloadTooLarge(f"An event may be at most {limit} bytes of JSON.")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)

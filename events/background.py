@@ -3,7 +3,7 @@ events are swept, from threads of the web process."""
 
 from assistant.dispatch import run_periodically
 
-from .conf import events_setting
+from .conf import events_settings
 from .services import event_sweep, schedule_fire_due
 
 
@@ -13,7 +13,7 @@ def start_in_process_scheduler() -> None:
     run_periodically(
         "events-scheduler",
         schedule_fire_due,
-        every=lambda: events_setting("SCHEDULER_INTERVAL"),
+        every=lambda: events_settings.SCHEDULER_INTERVAL,
         first_after=1,
     )
     run_periodically("events-sweeper", event_sweep, every=lambda: 60.0, first_after=5)

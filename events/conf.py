@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from assistant.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Largest body POST /api/events accepts, in bytes.
@@ -35,24 +35,20 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def events_setting(name: str) -> Any:
-    values = {**DEFAULTS, **getattr(settings, "EVENTS", {})}
-    if name not in values:
-        raise AttributeError(f"No EVENTS setting {name!r}")
-    return values[name]
+events_settings = AppSettings("EVENTS", DEFAULTS)
 
 
 def max_retries() -> int:
     from assistant.conf import assistant_settings
 
-    value = events_setting("MAX_RETRIES")
+    value = events_settings.MAX_RETRIES
     return assistant_settings.MAX_RETRIES if value is None else value
 
 
 def event_queue(event_type: str) -> str | None:
     """The Celery queue of ``event_type`` in ``EVENTS["QUEUES"]``: its own entry, else
     the longest ``prefix.*`` entry over it, else None (the default queue)."""
-    queues = events_setting("QUEUES")
+    queues = events_settings.QUEUES
     if event_type in queues:
         return queues[event_type]
     parts = event_type.split(".")

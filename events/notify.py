@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .conf import events_setting
+from .conf import events_settings
 from .exceptions import EventHandlerError, TransientEventError
 
 SIGNATURE_HEADER = "X-Signature"
@@ -43,7 +43,7 @@ def notify_post(*, url: str, payload: dict[str, Any]) -> None:
         "X-Event-Type": str(payload.get("type", "")),
     }
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=events_setting("NOTIFY_TIMEOUT"))
+        response = httpx.post(url, content=body, headers=headers, timeout=events_settings.NOTIFY_TIMEOUT)
     except httpx.TimeoutException as exc:
         raise TransientEventError(f"NOTIFY_URL timed out: {exc}") from exc
     except httpx.HTTPError as exc:

@@ -18,7 +18,7 @@ from assistant import dispatch
 from assistant.dispatch import backoff
 from assistant.llm import LLMError
 
-from .conf import event_queue, events_setting, max_retries
+from .conf import event_queue, events_settings, max_retries
 from .cron import CronError, next_cron_run, parse_cron, parse_timezone
 from .exceptions import EventHandlerError, ScheduleError, ScheduleLimitReached, TransientEventError
 from .models import Event as EventRow
@@ -115,7 +115,7 @@ def event_claim(*, event_id) -> EventRow | None:
     take over one whose worker went silent. None when it is not waiting: a duplicate
     delivery does nothing."""
     now = timezone.now()
-    stale = now - timedelta(seconds=events_setting("STUCK_AFTER"))
+    stale = now - timedelta(seconds=events_settings.STUCK_AFTER)
     claimed = (
         EventRow.objects.filter(pk=event_id)
         .filter(Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, started_at__lt=stale))
@@ -192,8 +192,8 @@ def event_sweep(*, now=None) -> list:
     retry was lost) and processing ones silent for ``STUCK_AFTER``. Returns their ids;
     the claim makes a duplicate harmless."""
     now = now or timezone.now()
-    forgotten = now - timedelta(seconds=events_setting("QUEUED_AFTER"))
-    stale = now - timedelta(seconds=events_setting("STUCK_AFTER"))
+    forgotten = now - timedelta(seconds=events_settings.QUEUED_AFTER)
+    stale = now - timedelta(seconds=events_settings.STUCK_AFTER)
     rows = list(
         EventRow.objects.order_by("received_at")
         .filter(
@@ -278,7 +278,7 @@ def schedule_create(
 def _check_schedule_limit(user) -> None:
     """Within the transaction that creates a schedule: lock the user's row (so that
     their creates take turns) and refuse one past the cap."""
-    limit = events_setting("MAX_ACTIVE_SCHEDULES")
+    limit = events_settings.MAX_ACTIVE_SCHEDULES
     if limit is None:
         return
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
@@ -300,7 +300,7 @@ def schedule_fire(*, schedule_id, now=None) -> EventRow | None:
         .filter(pk=schedule_id, status=Schedule.Status.ACTIVE, next_run_at__isnull=False)
         .first()
     )
-    early = timedelta(seconds=events_setting("SCHEDULE_EARLY"))
+    early = timedelta(seconds=events_settings.SCHEDULE_EARLY)
     if schedule is None or schedule.next_run_at > now + early:
         logger.info("Schedule %s has nothing due", schedule_id)
         return None
