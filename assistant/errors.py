@@ -26,6 +26,26 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def check_body_size(request, limit: int | None = None, text: str | None = None) -> None:
+    """The one body-size rule: refuse a body over ``limit`` bytes (declared or actual),
+    or over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``, with 413 before anything parses
+    it. ``text`` words the refusal."""
+    too_large = PayloadTooLarge(text) if text else PayloadTooLarge()
+    if limit is not None:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise too_large
+    try:
+        size = len(request.body)
+    except RequestDataTooBig:
+        raise too_large from None
+    if limit is not None and size > limit:
+        raise too_large
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is unavailable. Please try again later."

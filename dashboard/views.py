@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assistant import services as assistant_services
-from assistant.errors import Conflict, PayloadTooLarge
+from assistant.errors import Conflict, check_body_size
 from assistant.models import ChatMessage
 from assistant.parsers import JSONParser
 from assistant.views import CHAT_PAGE_CSP
@@ -94,10 +94,7 @@ class StaffAPIView(APIView):
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        try:
-            request.body  # noqa: B018  (read now: a body over Django's cap is a 413, not a 500)
-        except RequestDataTooBig:
-            raise PayloadTooLarge() from None
+        check_body_size(request)  # read now: a body over Django's cap is a 413, not a 500
 
 
 @extend_schema(exclude=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -13,7 +12,7 @@ from rest_framework.views import APIView
 
 from assistant import idempotency
 from assistant.api import PaginationSerializer
-from assistant.errors import PayloadTooLarge
+from assistant.errors import check_body_size
 
 from . import selectors, services
 from .conf import events_settings
@@ -33,19 +32,7 @@ from .types import EventValidationError, event_from_dict, parse_timestamp
 def _check_size(request) -> None:
     """Refuse a body over the cap before anything reads or parses it."""
     limit = events_settings.MAX_BODY_BYTES
-    too_large = PayloadTooLarge(f"An event may be at most {limit} bytes of JSON.")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    try:
-        size = len(request.body)
-    except RequestDataTooBig:
-        raise too_large from None
-    if size > limit:
-        raise too_large
+    check_body_size(request, limit, f"An event may be at most {limit} bytes of JSON.")
 
 
 def _owner(request, user_id: str, perm: str):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 
 from assistant.models import ChatMessage, ChatSession
+from events.models import Event as EventRow
+from events.services import event_publish
+from events.types import Event
 from projects import sessions
 from projects.models import Job, Project, ProjectMembership, Run, Workflow, scope_of
 
@@ -63,3 +66,11 @@ def workflow_session(
 
 def first_message(session: ChatSession) -> ChatMessage:
     return session.messages.order_by("created_at").first()
+
+
+def event(*, user, type: str = "thing.happened", source: str = "tests", **metadata) -> EventRow:  # noqa: A002
+    """An event of ``user``'s, published the way the API publishes it (routed to its
+    handler unless a test holds routing back)."""
+    return event_publish(
+        event=Event(type=type, source=source, userID=user.get_username(), metadata=metadata), user=user
+    )

@@ -7,8 +7,7 @@ from django.db import IntegrityError, transaction
 from agents import services
 from agents.models import TaskLogLine, WorkerTask
 from events.models import Event as EventRow
-from events.services import event_publish
-from events.types import Event
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def test_a_worker_task_event_gets_a_queued_task_with_its_id_when_stored(post_tas
 
 
 def test_other_events_get_no_task(user, routed):
-    event_publish(event=Event(type="user.message", source="t", userID=user.username), user=user)
+    factories.event(user=user, type="user.message")
     assert not WorkerTask.objects.exists()
 
 

@@ -251,7 +251,7 @@ def test_polling_pauses_while_the_tab_is_hidden(page, served, staff):
 
 def test_a_staff_member_who_may_only_view_events_sees_only_them(page, console, served, make_user, user):
     grant(make_user("viewer", is_staff=True), "events.view_event", "events.view_schedule")
-    event_services.event_publish(event=Event(type="user.message", source="tests", userID="alice"), user=user)
+    f.event(user=user, type="user.message")
     event_services.schedule_create(
         user=user, event=Event(type="user.message", source="tests", userID="alice"), cron="0 9 * * *"
     )

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from rest_framework_simplejwt.tokens import AccessToken
 
 from assistant.defaults import events as events_settings
-from events.services import event_publish, event_route
-from events.types import Event
+from events.services import event_route
+from tests import factories
 from tests.config.test_settings import VARIABLES, start
 from tests.conftest import ROOT
 
@@ -55,7 +55,7 @@ def receiver_with_the_default_key(notify_receiver, settings):
 
 
 def test_the_default_key_signs_no_token(receiver_with_the_default_key, user, routed, api_client, settings):
-    row = event_publish(event=Event(type="user.message", source="tests", userID="alice"), user=user)
+    row = factories.event(user=user, type="user.message")
     assert event_route(event_id=row.pk).state == "handled"
     [received] = receiver_with_the_default_key.received
     signature = received.headers["x-signature"]

@@ -13,6 +13,7 @@ from events.exceptions import EventHandlerError, TransientEventError
 from events.models import Event as EventRow
 from events.services import event_publish, event_route
 from events.types import Event
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def publish(user, routed):
     def make(event_type="thing.happened", **metadata):
-        return event_publish(
-            event=Event(type=event_type, source="tests", userID=user.username, metadata=metadata), user=user
-        )
+        return factories.event(user=user, type=event_type, **metadata)
 
     return make
 

@@ -17,6 +17,7 @@ from config.celery import app
 from events.models import Event as EventRow
 from events.services import event_publish
 from events.types import LLMChatEvent
+from tests import factories
 from tests.e2e.test_worker import Worker
 from tests.llm_server import Reply
 
@@ -107,8 +108,6 @@ class QueueWorker(Worker):
 def test_an_event_type_with_a_queue_of_its_own_is_routed_by_that_queues_worker(
     user, process_env, settings, tmp_path
 ):
-    from events.types import Event
-
     app.control.purge()
     settings.EVENTS = {"QUEUES": {"tests.*": "events.tests"}}
     worker = QueueWorker(
@@ -116,8 +115,8 @@ def test_an_event_type_with_a_queue_of_its_own_is_routed_by_that_queues_worker(
     )
     worker.start()
     try:
-        own = event_publish(event=Event(source="tests", type="tests.ping", userID=user.username), user=user)
-        other = event_publish(event=Event(source="tests", type="other.ping", userID=user.username), user=user)
+        own = factories.event(user=user, type="tests.ping")
+        other = factories.event(user=user, type="other.ping")
         deadline = time.monotonic() + 20
         while EventRow.objects.get(pk=own.pk).status != "unhandled":  # no handler: routed, unhandled
             assert time.monotonic() < deadline, worker.output()
