@@ -105,7 +105,7 @@ def check_still_writable(*, user, session: ChatSession) -> None:
 
 #: Fields of tool events only the session's owner receives: what a tool was asked and
 #: what it read may be about objects other viewers may not see.
-TOOL_EVENT_PRIVATE_FIELDS = ("arguments", "result", "error")
+TOOL_EVENT_PRIVATE_FIELDS = ("arguments", "preview", "result", "error")
 
 
 @dataclass(frozen=True)

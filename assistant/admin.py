@@ -4,7 +4,7 @@ from django.db.models import Count
 
 from . import services
 from .exceptions import Conflict
-from .models import AIUsage, ChatMessage, ChatSession, Disclaimer
+from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, ToolCall
 
 
 class ChatMessageInline(admin.TabularInline):
@@ -140,4 +140,23 @@ class AIUsageAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ToolCall)
+class ToolCallAdmin(admin.ModelAdmin):
+    """Writing tools' calls and their decisions: a record, not something to edit."""
+
+    list_display = ("created_at", "name", "status", "user", "decided_at", "message")
+    list_filter = ("status", "name")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "name", "call_id")
+    readonly_fields = ("message", "user", "call_id", "name", "arguments", "preview", "status", "outcome",
+                       "decided_at", "expires_at", "created_at")  # fmt: skip
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -6,7 +6,7 @@ import operator
 from functools import reduce
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,7 +20,7 @@ from .access import Access, message_for, session_access, session_for, sessions_v
 from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
 from .exceptions import AssistantNotConfigured, QueueUnavailable
 from .models import ChatMessage, ChatSession
-from .serializers import ChatMessageSerializer
+from .serializers import ChatMessageSerializer, ToolCallSerializer
 
 
 class HealthView(APIView):
@@ -264,9 +264,12 @@ class SessionWithInputSerializer(ChatSessionDetailSerializer):
     input_disabled = serializers.CharField(
         read_only=True, allow_null=True, help_text="Why you can't send a message now, or null."
     )
+    tool_calls = ToolCallSerializer(
+        many=True, read_only=True, help_text="Your writing tools' calls here: waiting for you, or decided."
+    )
 
     class Meta(ChatSessionDetailSerializer.Meta):
-        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled"]
+        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled", "tool_calls"]
         read_only_fields = fields
 
 
@@ -279,6 +282,7 @@ class SessionDetailView(APIView):
         except NotRegistered:
             session = selectors.session_get(session_id=session.pk)
         session.input_disabled = _input_disabled(request.user, session)
+        session.tool_calls = selectors.session_tool_calls(session=session, user=request.user)
         return Response(SessionWithInputSerializer(session).data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=ChatSessionSerializer, summary="Rename")
@@ -412,6 +416,36 @@ class MessageCancelView(APIView):
     def post(self, request, message_id):
         message = services.message_cancel(message=_message_for(request, message_id))
         return Response(ChatMessageSerializer(message).data)
+
+
+class _ToolCallDecisionView(APIView):
+    approve: bool
+
+    def post(self, request, message_id, call_id):
+        call = services.tool_call_decide(
+            user=request.user, message_id=message_id, call_id=call_id, approve=self.approve
+        )
+        return Response(ToolCallSerializer(call).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=None,
+        responses={200: ToolCallSerializer},
+        summary="Approve a writing tool's call the answer waits on",
+    )
+)
+class ToolCallApproveView(_ToolCallDecisionView):
+    approve = True
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=None, responses={200: ToolCallSerializer}, summary="Reject a writing tool call"
+    )
+)
+class ToolCallRejectView(_ToolCallDecisionView):
+    approve = False
 
 
 class DisclaimerView(APIView):

@@ -12,5 +12,15 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
+    path(
+        "messages/<uuid:message_id>/tools/<str:call_id>/approve/",
+        api.ToolCallApproveView.as_view(),
+        name="tool-call-approve",
+    ),
+    path(
+        "messages/<uuid:message_id>/tools/<str:call_id>/reject/",
+        api.ToolCallRejectView.as_view(),
+        name="tool-call-reject",
+    ),
     path("disclaimer/", api.DisclaimerView.as_view(), name="disclaimer"),
 ]

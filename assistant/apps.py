@@ -8,3 +8,6 @@ class AssistantConfig(AppConfig):
 
     def ready(self) -> None:
         from . import processing  # noqa: F401  (registers the work this process may run)
+        from .tools import site
+
+        site.autodiscover()

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     # one answer may take before the model is asked to answer without them.
     "TOOLS_ENABLED": True,
     "MAX_TOOL_ROUNDS": 5,
+    # Seconds a writing tool's call waits for the user's approval before it expires,
+    # and how often the waiting answer looks for the decision.
+    "APPROVAL_TIMEOUT": 600.0,
+    "APPROVAL_POLL_INTERVAL": 0.3,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
     "SWEEP_INTERVAL": 5.0,
     # Token quotas per period ("day" or "month") of a user and of a scope (the built-in

@@ -134,6 +134,47 @@ class ChatMessage(models.Model):
         return f"{self.role}: {self.content[:40]}"
 
 
+class ToolCall(models.Model):
+    """A call of a writing tool that the model proposed while answering ``message``: it
+    runs only once ``user`` (the asker) approves it; rejected or expired, it changes
+    nothing. The decision and what came of it are kept with the message."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="tool_calls")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    #: The model's id of the call.
+    call_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=64)
+    arguments = models.JSONField(default=dict)
+    #: What the user is shown to decide (for code, a diff).
+    preview = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    #: After an approval: ``{"ok": bool, "result" | "error": text}``.
+    outcome = models.JSONField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "call_id"], name="tool_call_once_per_message"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "rejected", "expired"]),
+                name="tool_call_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
 class Disclaimer(models.Model):
     """The text a user accepts before using the assistant; one version is active."""
 

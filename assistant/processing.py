@@ -28,12 +28,12 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import dispatch, llm, realtime, services, tools
+from . import dispatch, llm, realtime, selectors, services, tools
 from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
 from .dispatch import backoff, reconnect_delay
 from .exceptions import INTERRUPTED_TEXT, USAGE_LIMIT_TEXT
-from .models import ChatMessage, ChatSession
+from .models import ChatMessage, ChatSession, ToolCall
 
 logger = logging.getLogger(__name__)
 Status = ChatMessage.Status
@@ -328,8 +328,14 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         watcher.add(delta)
         realtime.publish(session.pk, "token", message_id=message_id, delta=delta)
 
+    #: The calls of writing tools approved in this answer, by the model's call id.
+    approved: dict[str, Any] = {}
+
     def on_tool(event_type: str, data: dict[str, Any]) -> None:
         watcher.held()
+        if event_type == "tool.end" and data["call_id"] in approved:
+            text = data.get("result") if data["ok"] else data.get("error")
+            services.tool_call_record(call_id=approved.pop(data["call_id"]), ok=data["ok"], text=text or "")
         realtime.publish(session.pk, event_type, message_id=message_id, **data)
 
     mode = _mode(session)
@@ -344,7 +350,10 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
     extra_arguments = {"on_tool": on_tool} if _query_takes_on_tool(type(mode)) else {}
     try:
-        with tools.checking_access(lambda: check_still_writable(user=message.user, session=session)):
+        with (
+            tools.checking_access(lambda: check_still_writable(user=message.user, session=session)),
+            tools.approving(functools.partial(_wait_for_decision, message, watcher, approved)),
+        ):
             result = mode.query(
                 session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments
             )
@@ -363,6 +372,49 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
     extra = mode.handle_response_generated(session=session, message=message, result=result)
     return _complete(message, result, code=extra.get("code"), meta=extra.get("meta"))
+
+
+def _wait_for_decision(
+    message: ChatMessage,
+    watcher: _Watcher,
+    approved: dict[str, Any],
+    context: tools.ToolContext,
+    call_id: str,
+    name: str,
+    arguments: dict[str, Any],
+    preview: Any,
+) -> str:
+    """Ask the asker to approve a writing tool's call and wait for the decision while
+    the run keeps its lease (its heartbeat goes on); a cancel or a lost lease stops the
+    wait, and a call nobody decides on in ``APPROVAL_TIMEOUT`` expires. An approved
+    call goes in ``approved``, so that what it gave is kept with it."""
+    call = services.tool_call_propose(
+        message=message,
+        call_id=call_id,
+        name=name,
+        arguments=arguments,
+        preview=preview,
+        expires_in=assistant_settings.APPROVAL_TIMEOUT,
+    )
+    deadline = time.monotonic() + assistant_settings.APPROVAL_TIMEOUT
+    try:
+        while True:
+            status = selectors.tool_call_status(call_id=call.pk)
+            if status == ToolCall.Status.APPROVED:
+                approved[call_id] = call.pk
+            if status != ToolCall.Status.PENDING:
+                return status
+            if time.monotonic() >= deadline and services.tool_call_expire(call_id=call.pk):
+                return ToolCall.Status.EXPIRED
+            services.db_connection_release()
+            stop_at = time.monotonic() + assistant_settings.APPROVAL_POLL_INTERVAL
+            while time.monotonic() < stop_at:
+                if watcher():
+                    raise llm.Cancelled
+                time.sleep(0.05)
+    except BaseException:
+        services.tool_call_expire(call_id=call.pk)
+        raise
 
 
 def _retry_later(message: ChatMessage, exc: llm.LLMError, retries_done: int) -> Outcome:

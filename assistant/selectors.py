@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import ChatMessage, ChatSession
+from .models import ChatMessage, ChatSession, ToolCall
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
@@ -114,3 +114,14 @@ def session_search(
     if search:
         sessions = sessions.filter(title__icontains=search)
     return session_page(sessions, sort=sort, offset=max(0, int(offset)), limit=max(1, int(limit)))
+
+
+def tool_call_status(*, call_id) -> str | None:
+    """Where a writing tool's call stands (``ToolCall.Status``)."""
+    return ToolCall.objects.filter(pk=call_id).values_list("status", flat=True).first()
+
+
+def session_tool_calls(*, session: ChatSession, user) -> list[ToolCall]:
+    """The calls of writing tools in ``session`` that ``user`` was asked to decide on."""
+    calls = ToolCall.objects.filter(message__session=session, user_id=getattr(user, "pk", None))
+    return list(calls)

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .models import ChatMessage
+from .models import ChatMessage, ToolCall
 
 
 class ChatMessageSerializer(serializers.ModelSerializer):
@@ -27,6 +27,16 @@ class ChatMessageSerializer(serializers.ModelSerializer):
             "meta",
             "created_at",
         ]
+        read_only_fields = fields
+
+
+class ToolCallSerializer(serializers.ModelSerializer):
+    message_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = ToolCall
+        fields = ["message_id", "call_id", "name", "arguments", "preview", "status", "outcome",
+                  "decided_at", "expires_at"]  # fmt: skip
         read_only_fields = fields
 
 

@@ -27,6 +27,7 @@ from .exceptions import (
     DisclaimerRequired,
     InvalidInput,
     InvalidStatus,
+    NotFound,
     TooManyInFlight,
     UsageLimitReached,
 )
@@ -37,6 +38,7 @@ from .models import (
     ChatSession,
     Disclaimer,
     DisclaimerAcceptance,
+    ToolCall,
     title_max_length,
 )
 from .serializers import message_data
@@ -318,6 +320,84 @@ def message_cancel(*, message: ChatMessage) -> ChatMessage:
         cache.set(cancel_key(locked.pk), True, 3600)
         _publish_status(locked)
     return locked
+
+
+# --- Writing tools' approvals ---------------------------------------------------------
+
+
+def tool_call_propose(
+    *, message: ChatMessage, call_id: str, name: str, arguments: dict, preview=None, expires_in: float
+) -> ToolCall:
+    """Ask the asker of ``message`` to approve a writing tool's call: a pending
+    ``ToolCall`` (the same call asked again, as after a retry, is asked anew) and a
+    ``tool.approval`` event once it is stored."""
+    with transaction.atomic():
+        call, _ = ToolCall.objects.update_or_create(
+            message=message,
+            call_id=call_id,
+            defaults={
+                "user_id": message.user_id,
+                "name": name,
+                "arguments": arguments,
+                "preview": preview,
+                "status": ToolCall.Status.PENDING,
+                "outcome": None,
+                "decided_at": None,
+                "expires_at": timezone.now() + timedelta(seconds=expires_in),
+            },
+        )
+        data = {
+            "message_id": str(message.pk),
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+            "preview": preview,
+            "expires_at": call.expires_at.isoformat(),
+        }
+        transaction.on_commit(lambda: realtime.publish(message.session_id, "tool.approval", **data))
+    return call
+
+
+def tool_call_decide(*, user, message_id, call_id: str, approve: bool) -> ToolCall:
+    """The asker's decision on a pending call of an answer still being made. The
+    question must be one the user may still ask in (404 or 403 otherwise, as every
+    message action); a call already decided, expired, or of an answer no longer in
+    progress is a ``Conflict``."""
+    from .access import message_for
+
+    message = message_for(user=user, message_id=message_id)
+    with transaction.atomic():
+        call = ToolCall.objects.select_for_update().filter(message=message, call_id=call_id).first()
+        if call is None or call.user_id != user.pk:
+            raise NotFound("This answer has no such call waiting for you.")
+        now = timezone.now()
+        late = call.expires_at <= now or message.status != Status.PROCESSING
+        if call.status == ToolCall.Status.PENDING and not late:
+            call.status = ToolCall.Status.APPROVED if approve else ToolCall.Status.REJECTED
+            call.decided_at = now
+            call.save(update_fields=["status", "decided_at"])
+            return call
+        if call.status == ToolCall.Status.PENDING:
+            call.status = ToolCall.Status.EXPIRED
+            call.save(update_fields=["status"])
+    if call.status == ToolCall.Status.EXPIRED:
+        raise Conflict("This call is no longer waiting for a decision.")
+    raise Conflict(f"This call was already {call.status}.")
+
+
+def tool_call_expire(*, call_id) -> bool:
+    """Expire a call still waiting (its time ran out, or its answer stopped). False when
+    it was decided meanwhile."""
+    return bool(
+        ToolCall.objects.filter(pk=call_id, status=ToolCall.Status.PENDING).update(
+            status=ToolCall.Status.EXPIRED
+        )
+    )
+
+
+def tool_call_record(*, call_id, ok: bool, text: str) -> None:
+    """What running an approved call gave."""
+    ToolCall.objects.filter(pk=call_id).update(outcome={"ok": ok, "result" if ok else "error": text})
 
 
 # --- A worker's writes ---------------------------------------------------------------

@@ -3,7 +3,7 @@ that calls the assistant's services, so a mode overrides only what differs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +16,7 @@ from assistant.access_levels import Access
 from assistant.exceptions import USAGE_LIMIT_TEXT, Conflict, InvalidInput, PermissionDenied
 from assistant.models import ChatMessage, ChatSession
 from assistant.tools import OnTool, Tool
+from assistant.tools import site as tool_site
 
 DEFAULT_PLACEHOLDER = "Open a previous session or send a message to start a new one"
 
@@ -188,9 +189,14 @@ class ModeBehaviour:
             session=session, user=user, content=content, options=self.query_options(options) or None
         )
 
+    #: The registered tools (``assistant.tools``, each app's ``ai_tools``) the model may
+    #: call in this mode's conversations.
+    tool_names: Sequence[str] = ()
+
     def tools(self, *, session: ChatSession, message: ChatMessage) -> list[Tool]:
-        """The tools the model may call while it answers ``message``. Default: none."""
-        return []
+        """The tools the model may call while it answers ``message``. Default: the
+        registered tools named by ``tool_names``."""
+        return tool_site.named(self.tool_names)
 
     def query(
         self,

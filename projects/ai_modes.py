@@ -19,7 +19,7 @@ from modes.base import ModeBehaviour
 from modes.registry import register
 
 from . import prompts, selectors, sessions, workflow_yaml
-from .job_tools import JOB_TOOLS
+from .ai_tools import JOB_TOOLS
 from .models import Job, Project, ProjectMembership, Workflow, scope_of
 from .prompts import JOB_CONTEXT_OPTIONS
 
@@ -135,6 +135,7 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
     icon = "code"
     category = "development"
     features = ["code_help", "debugging", "adaptor_guidance", "run_logs"]
+    tool_names = JOB_TOOLS
 
     def input_placeholder(self) -> str:
         return "Ask about your job code, debugging, or adaptors..."
@@ -194,7 +195,7 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
 
     def tools(self, *, session, message) -> list[Tool]:
         """Read-only looks at the job's own runs and their logs."""
-        return list(JOB_TOOLS) if sessions.subject_id(session, Job) is not None else []
+        return super().tools(session=session, message=message) if sessions.subject_id(session, Job) else []
 
     def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
         """Ask with the job's code and adaptor, and the log of the run the session follows

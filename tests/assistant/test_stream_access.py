@@ -147,10 +147,14 @@ async def test_tool_results_reach_the_owner_only(public_session, alice, bob):
         public_session.pk, "tool.end", message_id="m", call_id="c1", name="run_log", ok=True,
         result='{"log_tail": "secret line"}',
     )  # fmt: skip
+    await sync_to_async(realtime.publish)(
+        public_session.pk, "tool.approval", message_id="m", call_id="c2", name="update_job_code",
+        arguments={"code": "secret code"}, preview={"diff": "+secret code"},
+    )  # fmt: skip
 
     async def tool_events(socket):
         found = []
-        while len(found) < 2:
+        while len(found) < 3:
             event = await socket.receive_json_from(timeout=3)
             if event["type"].startswith("tool."):
                 found.append(event)
@@ -162,7 +166,9 @@ async def test_tool_results_reach_the_owner_only(public_session, alice, bob):
     assert seen_by_owner[0]["arguments"] == {"run_id": 7}
     assert "secret line" not in json.dumps(seen_by_viewer)
     assert "run_id" not in json.dumps(seen_by_viewer)
-    assert [e["name"] for e in seen_by_viewer] == ["run_log", "run_log"]
+    assert "secret code" not in json.dumps(seen_by_viewer)
+    assert seen_by_owner[2]["preview"] == {"diff": "+secret code"}
+    assert [e["name"] for e in seen_by_viewer] == ["run_log", "run_log", "update_job_code"]
     await owner.disconnect()
     await viewer.disconnect()
 

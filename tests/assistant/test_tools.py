@@ -10,7 +10,7 @@ from assistant.tools import FAILED_TEXT, Tool, ToolContext, ToolError, check_arg
 from modes.base import ModeBehaviour
 from modes.registry import site
 from projects.ai_modes import JobCodeMode
-from projects.job_tools import recent_runs, run_log
+from projects.ai_tools import JOB_TOOLS, recent_runs, run_log
 from tests import factories as f
 from tests.llm_server import Reply
 from tests.plugin_app.ai_modes import ReleaseNotesMode
@@ -69,13 +69,13 @@ def test_a_tool_call_is_run_shown_and_answered(
     assert (end["message_id"], end["call_id"], end["name"], end["ok"]) == (
         str(pending.pk), "call_1", "recent_runs", True
     )  # fmt: skip
-    assert json.loads(end["result"]) == [
-        {"id": failed.pk, "state": "failed", "created_at": failed.created_at.isoformat(),
+    assert json.loads(end["result"]) == {"results": [
+        {"id": failed.pk, "job": job.pk, "state": "failed", "created_at": failed.created_at.isoformat(),
          "started_at": None, "finished_at": None}
-    ]  # fmt: skip
+    ], "count": 1, "more": False}  # fmt: skip
 
     first, second = model_server.requests
-    assert {t["function"]["name"] for t in first["tools"]} == {"recent_runs", "run_log"}
+    assert [t["function"]["name"] for t in first["tools"]] == JOB_TOOLS
     assert "tool_choice" not in first
     *_, asked, answered = second["messages"]
     assert asked["role"] == "assistant"
@@ -121,7 +121,9 @@ def test_text_before_the_tool_calls_is_kept_and_streamed(pending, job, model_ser
         (call("recent_runs", "{not json"), "The arguments are not valid JSON"),
         (call("recent_runs", "[1, 2]"), "The arguments must be a JSON object."),
         (call("recent_runs", '{"limit": "many"}'), "The argument limit must be of type integer."),
-        (call("recent_runs", '{"job": 1}'), "Unknown arguments: job."),
+        (call("recent_runs", '{"project": 1}'), "Unknown arguments: project."),
+        (call("recent_runs", '{"limit": 500}'), "The argument limit: 500 is greater than the maximum of 10."),
+        (call("read_job", "{}"), "Missing arguments: job_id."),
     ],
 )
 def test_a_bad_tool_call_gives_the_model_an_error_and_the_answer_completes(
@@ -201,7 +203,7 @@ def test_a_tool_cannot_read_another_jobs_runs(pending, job, user, model_server, 
     assert process(pending).state == "success"
     log_end, runs_end = of_type(events, "tool.end")
     assert (log_end["ok"], log_end["error"]) == (False, f"This job has no run {other_run.pk}.")
-    assert other_run.pk not in [r["id"] for r in json.loads(runs_end["result"])]
+    assert other_run.pk not in [r["id"] for r in json.loads(runs_end["result"])["results"]]
     assert "SECRET" not in json.dumps(model_server.requests)
 
 
@@ -210,11 +212,11 @@ def test_the_job_tools_read_only_the_sessions_own_job(user, enqueued, job):
     own = f.run(job_=job, log="mine")
     session = f.job_session(user=user, job_=job)
     context = ToolContext(session=session, message=f.first_message(session))
-    assert [r["id"] for r in recent_runs(context, {})] == [own.pk]
+    assert [r["id"] for r in recent_runs.function(context, {})["results"]] == [own.pk]
     with pytest.raises(ToolError):
-        run_log(context, {"run_id": other_run.pk})
-    assert run_log(context, {})["log_tail"] == "mine"
-    assert run_log(context, {"run_id": own.pk, "lines": 10_000})["run_id"] == own.pk
+        run_log.function(context, {"run_id": other_run.pk})
+    assert run_log.function(context, {})["log_tail"] == "mine"
+    assert run_log.function(context, {"run_id": own.pk, "lines": 10_000})["run_id"] == own.pk
 
 
 def test_tools_can_be_switched_off(pending, model_server, settings):

@@ -3,6 +3,7 @@ with the services its Celery worker), answered by the scripted model server."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -476,3 +477,48 @@ def test_a_conversation_made_private_closes_on_the_other_members_page(
     page.wait_for_timeout(1500)
     expect(page.locator(".message.user")).to_have_count(1)
     assert "private" not in page.locator("#messages").inner_text()
+
+
+def proposes_new_code(model_server, job, code):
+    arguments = json.dumps({"job_id": job.pk, "code": code})
+    model_server.script(
+        Reply(text="", tool_calls=[{"id": "call_w", "name": "update_job_code", "arguments": arguments}]),
+        Reply(text="Your job is changed as you decided."),
+    )
+
+
+def test_a_proposed_change_is_shown_as_a_diff_survives_a_reload_and_is_applied_once_approved(
+    page, served_with_model, model_server, user, job, accepted
+):
+    Job.objects.filter(pk=job.pk).update(code="get('/patients');")
+    proposes_new_code(model_server, job, "get('/patients?active=true');")
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Only fetch active patients")
+    waiting = page.locator(".tool.waiting")
+    expect(waiting).to_be_visible(timeout=20_000)
+    expect(waiting.locator(".diff .removed")).to_have_text("-get('/patients');\n")
+    expect(waiting.locator(".diff .added")).to_have_text("+get('/patients?active=true');\n")
+    assert Job.objects.get(pk=job.pk).code == "get('/patients');"
+
+    page.reload()  # the answer waits on; the page asks again
+    expect(page.locator(".tool.waiting")).to_be_visible(timeout=20_000)
+    page.locator(".tool.waiting button", has_text="Approve").click()
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    assert assistant_text(page) == "Your job is changed as you decided."
+    assert Job.objects.get(pk=job.pk).code == "get('/patients?active=true');"
+    assert page.errors == []
+
+
+def test_a_rejected_change_leaves_the_job_as_it_was(
+    page, served_with_model, model_server, user, job, accepted
+):
+    Job.objects.filter(pk=job.pk).update(code="get('/patients');")
+    proposes_new_code(model_server, job, "remove('/patients');")
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Clean up")
+    page.locator(".tool.waiting button", has_text="Reject").click(timeout=20_000)
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    assert Job.objects.get(pk=job.pk).code == "get('/patients');"
+    [request] = [r for r in model_server.requests if r["messages"][-1]["role"] == "tool"]
+    assert "rejected" in request["messages"][-1]["content"]
+    assert page.errors == []

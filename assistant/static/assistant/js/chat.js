@@ -394,6 +394,14 @@
     setComposer({ placeholder: mode ? mode.placeholder : "" });
     $("messages").replaceChildren();
     for (const message of session.messages) addMessage(message);
+    // A write still waiting for this user's decision, should the stream's log not have it.
+    for (const call of session.tool_calls || []) {
+      if (call.status === "pending" && streaming(call.message_id)) {
+        toolCall(call.message_id, call.call_id, {
+          name: call.name, arguments: call.arguments, preview: call.preview, state: "waiting",
+        });
+      }
+    }
     refreshComposer();
     markCurrent();
     openSocket();
@@ -574,13 +582,81 @@
     const stream = state.streams.get(messageId);
     if (!stream) return;
     const parts = [el("div", { className: "who" }, "Assistant")];
-    for (const tool of stream.tools.values()) {
-      parts.push(el("div", { className: `tool ${tool.done ? "done" : "running"}` },
-        tool.done ? `Used ${tool.name}` : `Using ${tool.name}…`));
-    }
+    for (const [callId, tool] of stream.tools) parts.push(toolNode(messageId, callId, tool));
     parts.push(stream.text ? markdown(stream.text) : el("div", { className: "typing muted" }, "Thinking…"));
     stream.node.replaceChildren(...parts);
     scrollDown();
+  }
+
+  // A tool call: its name, collapsed arguments and result; a write waiting for this
+  // user's decision shows what it would change, with Approve and Reject.
+  const TOOL_LABELS = {
+    running: (name) => `Using ${name}…`,
+    waiting: (name) => `${name} waits for your approval`,
+    deciding: (name) => `${name}: sending your decision…`,
+    done: (name) => `Used ${name}`,
+    failed: (name) => `${name} did not run`,
+  };
+
+  const pretty = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+
+  function toolNode(messageId, callId, tool) {
+    const node = el("details", { className: `tool ${tool.state}`, dataset: { callId, tool: tool.name } });
+    node.open = Boolean(tool.open) || tool.state === "waiting";
+    node.addEventListener("toggle", () => { tool.open = node.open; });
+    node.append(el("summary", {}, TOOL_LABELS[tool.state](tool.name)));
+    if (tool.arguments !== undefined) {
+      node.append(el("div", { className: "muted" }, "Arguments"), el("pre", { className: "tool-arguments" }, pretty(tool.arguments)));
+    }
+    if (tool.state === "waiting" || tool.state === "deciding") {
+      const preview = tool.preview || {};
+      if (preview.diff !== undefined) {
+        node.append(el("div", { className: "muted" }, "The change"), diffNode(preview.diff));
+      } else if (tool.preview) {
+        node.append(el("pre", { className: "tool-preview" }, pretty(tool.preview)));
+      }
+      const approve = el("button", { type: "button", className: "primary", textContent: "Approve" });
+      const reject = el("button", { type: "button", textContent: "Reject" });
+      approve.disabled = reject.disabled = tool.state === "deciding";
+      approve.addEventListener("click", () => decide(messageId, callId, tool, "approve"));
+      reject.addEventListener("click", () => decide(messageId, callId, tool, "reject"));
+      node.append(el("div", { className: "tool-decision" }, approve, reject));
+    }
+    if (tool.result !== undefined) {
+      node.append(el("div", { className: "muted" }, "Result"), el("pre", { className: "tool-result" }, pretty(tool.result)));
+    }
+    if (tool.error) node.append(el("pre", { className: "tool-error" }, tool.error));
+    return node;
+  }
+
+  function diffNode(diff) {
+    const pre = el("pre", { className: "diff" });
+    for (const line of diff.split("\n")) {
+      const kind = line.startsWith("+") && !line.startsWith("+++") ? "added"
+        : line.startsWith("-") && !line.startsWith("---") ? "removed" : "";
+      pre.append(el("span", { className: kind }, `${line}\n`));
+    }
+    return pre;
+  }
+
+  async function decide(messageId, callId, tool, decision) {
+    tool.state = "deciding";
+    renderStream(messageId);
+    const { ok, data } = await api("POST", `/api/messages/${messageId}/tools/${encodeURIComponent(callId)}/${decision}/`);
+    if (!ok) {
+      notify(errorText(data), "error");
+      if (tool.state === "deciding") tool.state = "failed";
+    } else if (tool.state === "deciding") {
+      tool.state = decision === "approve" ? "running" : "failed";
+    }
+    renderStream(messageId);
+  }
+
+  function toolCall(messageId, callId, fields) {
+    const stream = streamFor(messageId);
+    const tool = stream.tools.get(callId) || {};
+    stream.tools.set(callId, Object.assign(tool, fields));
+    queueRender(messageId);
   }
 
   function scrollDown() {
@@ -635,13 +711,19 @@
     },
     "tool.start": (event) => {
       if (!streaming(event.message_id)) return;
-      streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: false });
-      queueRender(event.message_id);
+      toolCall(event.message_id, event.call_id, { name: event.name, arguments: event.arguments, state: "running" });
+    },
+    "tool.approval": (event) => {
+      if (!streaming(event.message_id)) return;
+      toolCall(event.message_id, event.call_id, {
+        name: event.name, arguments: event.arguments, preview: event.preview, state: "waiting",
+      });
     },
     "tool.end": (event) => {
       if (!streaming(event.message_id)) return;
-      streamFor(event.message_id).tools.set(event.call_id, { name: event.name, done: true });
-      queueRender(event.message_id);
+      toolCall(event.message_id, event.call_id, {
+        name: event.name, state: event.ok ? "done" : "failed", result: event.result, error: event.error,
+      });
     },
     "message.completed": (event) => {
       dropStream(event.reply_to);

@@ -12,6 +12,8 @@ fails gives the model an error result; it never stops the answer.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -19,10 +21,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import llm
-from .access_levels import REVOKED_TEXT, AccessRevoked
-from .conf import assistant_settings
-from .models import ChatMessage, ChatSession
+import jsonschema
+from django.core.serializers.json import DjangoJSONEncoder
+
+from .. import llm
+from ..access_levels import REVOKED_TEXT, AccessRevoked
+from ..conf import assistant_settings
+from ..models import ChatMessage, ChatSession
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +41,6 @@ FAILED_TEXT = "The tool failed unexpectedly."
 
 #: ``on_tool(event_type, data)``: ``"tool.start"`` or ``"tool.end"`` with its fields.
 OnTool = Callable[[str, dict[str, Any]], None]
-
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-    "array": list,
-    "object": dict,
-    "null": type(None),
-}
 
 
 class ToolError(Exception):
@@ -69,12 +64,40 @@ def checking_access(check: Callable[[], None]) -> Iterator[None]:
         _access_check.reset(token)
 
 
+#: ``approve(context, call_id, name, arguments, preview)`` -> "approved", "rejected" or
+#: "expired": asks the user to decide on a writing tool's call, and waits (set by
+#: whoever runs the answer: ``approving``).
+Approve = Callable[["ToolContext", str, str, dict[str, Any], Any], str]
+_approver: ContextVar[Approve | None] = ContextVar("tool_approver", default=None)
+
+REJECTED_TEXT = "The user rejected this change; nothing was changed."
+EXPIRED_TEXT = "The user did not decide on this change in time; nothing was changed."
+NO_APPROVAL_TEXT = "This tool changes data and needs the user's approval, which can't be asked for here."
+
+
+@contextlib.contextmanager
+def approving(approve: Approve) -> Iterator[None]:
+    """Inside the block, a writing tool's call runs only once ``approve`` says so."""
+    token = _approver.set(approve)
+    try:
+        yield
+    finally:
+        _approver.reset(token)
+
+
 @dataclass(frozen=True)
 class ToolContext:
-    """What a tool may look at: the session and the question being answered."""
+    """Whom a tool runs as, and where: the user, and in a chat the session and the
+    question being answered (None over MCP or from code)."""
 
-    session: ChatSession
-    message: ChatMessage
+    session: ChatSession | None = None
+    message: ChatMessage | None = None
+    #: The user the call runs as; in a chat, the asker of ``message``.
+    user: Any = None
+
+    def __post_init__(self) -> None:
+        if self.user is None and self.message is not None:
+            object.__setattr__(self, "user", self.message.user)
 
     def check_access(self) -> None:
         """Raise ``AccessRevoked`` unless the asker may still use the session: every
@@ -94,6 +117,13 @@ class Tool:
     parameters: dict[str, Any]
     #: ``function(context, arguments)`` -> a string or a JSON-able value.
     function: Callable[[ToolContext, dict[str, Any]], Any]
+    #: A writing tool changes the site's data: it runs only once the user approves.
+    writes: bool = False
+    #: A conversation tool needs a session (it reads "this job"): not offered over MCP.
+    needs_session: bool = False
+    #: ``preview(context, arguments)``: what the user is shown to approve a write (for
+    #: code, a diff); raising ``ToolError`` refuses the call before anyone is asked.
+    preview: Callable[[ToolContext, dict[str, Any]], Any] | None = None
 
     def schema(self) -> dict[str, Any]:
         """The tool as the OpenAI ``tools`` request field lists it."""
@@ -115,51 +145,76 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _type_matches(value: Any, expected: str | list[str]) -> bool:
-    names = [expected] if isinstance(expected, str) else expected
-    for name in names:
-        python_type = _JSON_TYPES.get(name)
-        if python_type is None:
-            return True  # a type this check does not know: let the tool judge
-        if isinstance(value, bool) and name in ("integer", "number"):
-            continue
-        if isinstance(value, python_type):
-            return True
-    return False
+def _argument_error(error: jsonschema.ValidationError) -> str:
+    """One schema violation in words the model can act on."""
+    where = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "required":
+        missing = sorted(set(error.validator_value) - set(error.instance))
+        return f"Missing arguments: {', '.join(missing)}."
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set((error.schema or {}).get("properties") or {})
+        unknown = sorted(set(error.instance) - known)
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}Unknown arguments: {', '.join(unknown)}."
+    if error.validator == "type":
+        return f"The argument {where} must be of type {error.validator_value}."
+    if error.validator == "enum":
+        return f"The argument {where} must be one of {error.validator_value}."
+    return f"The argument {where}: {error.message}." if where else f"The arguments: {error.message}."
 
 
-def check_arguments(tool: Tool, raw: str) -> dict[str, Any]:
-    """The call's arguments parsed and checked against the top level of the tool's
-    schema (an object, required keys, known keys when ``additionalProperties`` is
-    false, property types and enums). Raises ``ToolError`` with what is wrong."""
-    try:
-        arguments = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise ToolError(f"The arguments are not valid JSON: {exc}.") from None
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def check_arguments(tool: Tool, raw: str | dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments parsed and checked against the tool's JSON schema
+    (``jsonschema``, the schema's own draft; formats such as ``date-time`` checked).
+    Raises ``ToolError`` saying what is wrong."""
+    if isinstance(raw, dict):
+        arguments: Any = raw
+    else:
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise ToolError(f"The arguments are not valid JSON: {exc}.") from None
     if not isinstance(arguments, dict):
         raise ToolError("The arguments must be a JSON object.")
-    schema = tool.parameters or {}
-    properties = schema.get("properties") or {}
-    missing = [name for name in schema.get("required") or [] if name not in arguments]
-    if missing:
-        raise ToolError(f"Missing arguments: {', '.join(missing)}.")
-    if schema.get("additionalProperties") is False:
-        unknown = sorted(set(arguments) - set(properties))
-        if unknown:
-            raise ToolError(f"Unknown arguments: {', '.join(unknown)}.")
-    for name, value in arguments.items():
-        spec = properties.get(name) or {}
-        if "type" in spec and not _type_matches(value, spec["type"]):
-            raise ToolError(f"The argument {name} must be of type {spec['type']}.")
-        if "enum" in spec and value not in spec["enum"]:
-            raise ToolError(f"The argument {name} must be one of {spec['enum']}.")
+    validator = _validator(json.dumps(tool.parameters or {}, sort_keys=True))
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: (len(e.absolute_path), str(e.path)))
+    if errors:
+        raise ToolError(_argument_error(errors[0]))
     return arguments
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Django's encoder (decimals, UUIDs, lazy texts) with times in full ISO 8601."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.date | datetime.time):
+            return o.isoformat()
+        return super().default(o)
 
 
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return json.dumps(value, cls=_Encoder, ensure_ascii=False)
+
+
+def _approved(tool: Tool, context: ToolContext, call_id: str, arguments: dict[str, Any]) -> None:
+    """Return once the user approved the call; ``ToolError`` when they rejected it, let
+    it expire, or can't be asked."""
+    approve = _approver.get()
+    if approve is None:
+        raise ToolError(NO_APPROVAL_TEXT)
+    preview = tool.preview(context, arguments) if tool.preview is not None else None
+    decision = approve(context, call_id, tool.name, arguments, preview)
+    if decision != "approved":
+        raise ToolError(REJECTED_TEXT if decision == "rejected" else EXPIRED_TEXT)
 
 
 def _run_one(
@@ -180,6 +235,9 @@ def _run_one(
             known = ", ".join(sorted(tools)) or "none"
             raise ToolError(f"There is no tool named {name!r}. The tools are: {known}.")
         arguments = check_arguments(tool, raw)
+        if tool.writes:
+            _approved(tool, context, call_id, arguments)
+            context.check_access()  # the decision may come minutes later
         text = _truncate(_as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
         run = ToolRun(call_id, name, True, text)
     except AccessRevoked:
