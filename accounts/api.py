@@ -1,14 +1,15 @@
 """The auth API: register, token, refresh. Thin views over ``accounts.services``."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from . import services
+from . import api_keys, services
 from .clients import ScopedRateThrottle
+from .models import ApiKey
 from .serializers import (
     CredentialsSerializer,
     ProfileSerializer,
@@ -87,3 +88,50 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         user = services.user_update(user=request.user, **data.validated_data)
         return Response(ProfileSerializer(user).data)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "hint", "can_write", "created_at", "last_used_at"]
+        read_only_fields = ["id", "hint", "created_at", "last_used_at"]
+
+
+class NewApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The key itself: shown this once.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = [*ApiKeySerializer.Meta.read_only_fields, "key"]
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    can_write = serializers.BooleanField(
+        default=False, help_text="Writing tools run over this key without asking for approval."
+    )
+
+
+class ApiKeysView(APIView):
+    """Your personal API keys, for outside agents (``/mcp/``)."""
+
+    @extend_schema(responses=ApiKeySerializer(many=True), summary="Your live API keys")
+    def get(self, request):
+        return Response(ApiKeySerializer(api_keys.api_keys_of(request.user), many=True).data)
+
+    @extend_schema(
+        request=ApiKeyInputSerializer, responses={201: NewApiKeySerializer}, summary="Make an API key"
+    )
+    def post(self, request):
+        data = ApiKeyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, raw = api_keys.api_key_create(user=request.user, **data.validated_data)
+        key.key = raw
+        return Response(NewApiKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyView(APIView):
+    @extend_schema(responses={204: None}, summary="Revoke an API key")
+    def delete(self, request, key_id):
+        api_keys.api_key_revoke(user=request.user, key_id=key_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,8 @@ urlpatterns = [
     path("token", api.TokenView.as_view(), name="token"),
     path("refresh", api.RefreshView.as_view(), name="refresh"),
     path("me", api.MeView.as_view(), name="me"),
+    path("keys/", api.ApiKeysView.as_view(), name="api-keys"),
+    path("keys/<uuid:key_id>/", api.ApiKeyView.as_view(), name="api-key"),
     # simplejwt's own endpoints: refresh with rotation, and logout (blacklist).
     path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),

@@ -1,6 +1,7 @@
 """The ASGI application of a site with the assistant: HTTP to the site's Django
-application, websockets through the auth middleware to the assistant's consumers under
-the prefix the site mounts ``assistant.urls`` at.
+application (but ``<prefix>mcp/``, the MCP server), websockets through the auth
+middleware to the assistant's consumers under the prefix the site mounts
+``assistant.urls`` at.
 
 In the site's ``asgi.py``, after ``application = get_asgi_application()``::
 
@@ -24,6 +25,7 @@ def with_assistant(django_application: Any, *, prefix: str = "", websockets: lis
     from accounts.websocket import WebsocketAuthMiddlewareStack
     from events.background import start_in_process_scheduler
 
+    from .mcp_server import routed
     from .processing import start_in_process_sweeper
     from .routing import websocket_urlpatterns
 
@@ -33,7 +35,7 @@ def with_assistant(django_application: Any, *, prefix: str = "", websockets: lis
     routes = [path(f"{prefix}/", URLRouter(websocket_urlpatterns))] if prefix else list(websocket_urlpatterns)
     return ProtocolTypeRouter(
         {
-            "http": django_application,
+            "http": routed(django_application, prefix=prefix),
             "websocket": WebsocketAuthMiddlewareStack(URLRouter([*routes, *(websockets or [])])),
         }
     )

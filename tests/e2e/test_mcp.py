@@ -1,0 +1,156 @@
+"""``/mcp/`` of the served product, driven by the official ``mcp`` client over
+Streamable HTTP: list, call, bad arguments, another user's object, writes, and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from assistant.mcp_server import WRITE_NEEDS_KEY_TEXT
+from projects.models import Job
+from tests import factories as f
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(url: str, credential: str | None, mode: str = "auto", statuses: list | None = None):
+    """The official client; ``mode="legacy"`` speaks the initialize handshake of the
+    protocol versions before 2026-07-28 (which still have ``ping``). ``statuses`` gets
+    the HTTP status of every answer."""
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+
+    async def record(response):
+        if statuses is not None:
+            statuses.append(response.status_code)
+
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=20, event_hooks={"response": [record]}) as http,
+        Client(streamable_http_client(f"{url}/mcp/", http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def api_key(served, username: str, *, can_write: bool = False) -> str:
+    with httpx.Client(base_url=served.url, timeout=10) as http:
+        token = http.post("/api/token", json={"userID": username, "password": PASSWORD}).json()["token"]
+        made = http.post(
+            "/api/keys/",
+            json={"name": "agent", "can_write": can_write},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert made.status_code == 201, made.text
+        return made.json()["key"]
+
+
+@pytest.fixture
+def alices_job(user):
+    project = f.project(members=[user], name="Clinic")
+    return f.job(workflow_=f.workflow(project_=project, name="Intake"), name="Fetch patients", code="old();")
+
+
+@pytest.fixture
+def bobs_job(make_user):
+    bob = make_user("bob")
+    return f.job(workflow_=f.workflow(project_=f.project(members=[bob])), name="Bob's secret job")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_list_and_call_tools_as_the_key_owner(served, user, alices_job, bobs_job, mode):
+    key = api_key(served, "alice")
+
+    async def session():
+        async with mcp_client(served.url, key, mode) as client:
+            if mode == "legacy":
+                await client.send_ping()
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            found = await client.call_tool("find_jobs", {})
+            stolen = await client.call_tool("find_jobs", {"id": bobs_job.pk})
+            other = await client.call_tool("read_job", {"job_id": bobs_job.pk})
+            bad = await client.call_tool("find_jobs", {"limit": "many"})
+            with pytest.raises(MCPError) as unknown:
+                await client.call_tool("drop_tables", {})
+            return tools, found, stolen, other, bad, unknown.value
+
+    tools, found, stolen, other, bad, unknown = run(session())
+    assert {"find_projects", "find_jobs", "read_job", "recent_runs", "run_log", "update_job_code"} <= set(
+        tools
+    )
+    assert tools["find_jobs"].input_schema["properties"]["limit"]["maximum"] == 50
+    assert not found.is_error
+    assert [job["name"] for job in found.structured_content["results"]] == ["Fetch patients"]
+    assert stolen.structured_content["results"] == []
+    assert other.is_error and other.content[0].text == f"You have no job {bobs_job.pk}."
+    assert bad.is_error and bad.content[0].text == "The argument limit must be of type integer."
+    assert "There is no tool named 'drop_tables'" in unknown.message
+
+
+def test_no_bad_or_revoked_credentials_get_401(served, user):
+    key = api_key(served, "alice")
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic YWxpY2U6eA=="}):
+        response = httpx.post(f"{served.url}/mcp/", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                              headers=headers)  # fmt: skip
+        assert response.status_code == 401
+        assert response.json()["error"] == "not_authenticated"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+    with httpx.Client(base_url=served.url, timeout=10) as http:
+        token = http.post("/api/token", json={"userID": "alice", "password": PASSWORD}).json()["token"]
+        [listed] = http.get("/api/keys/", headers={"Authorization": f"Bearer {token}"}).json()
+        assert "key" not in listed and key.startswith(listed["hint"])
+        revoked = http.delete(f"/api/keys/{listed['id']}/", headers={"Authorization": f"Bearer {token}"})
+        assert revoked.status_code == 204
+
+    statuses = []
+
+    async def with_revoked_key():
+        async with mcp_client(served.url, key, statuses=statuses) as client:
+            await client.list_tools()
+
+    with pytest.raises(BaseException, match="TaskGroup|error"):  # the client gives up
+        run(with_revoked_key())
+    assert statuses and set(statuses) == {401}
+
+    async def with_a_token():  # an access JWT works as well as a key
+        async with mcp_client(served.url, token) as client:
+            return [tool.name for tool in (await client.list_tools()).tools]
+
+    assert "find_jobs" in run(with_a_token())
+
+
+def test_a_write_runs_only_over_a_key_with_write_permission(served, user, alices_job):
+    arguments = {"job_id": alices_job.pk, "code": "new();"}
+
+    async def call(key):
+        async with mcp_client(served.url, key) as client:
+            return await client.call_tool("update_job_code", arguments)
+
+    refused = run(call(api_key(served, "alice")))
+    assert refused.is_error and refused.content[0].text == WRITE_NEEDS_KEY_TEXT
+    assert Job.objects.get(pk=alices_job.pk).code == "old();"
+
+    done = run(call(api_key(served, "alice", can_write=True)))
+    assert not done.is_error and done.structured_content == {"job_id": alices_job.pk, "updated": True}
+    assert Job.objects.get(pk=alices_job.pk).code == "new();"
+
+
+def test_a_write_to_another_users_job_changes_nothing(served, user, bobs_job):
+    async def call():
+        async with mcp_client(served.url, api_key(served, "alice", can_write=True)) as client:
+            return await client.call_tool("update_job_code", {"job_id": bobs_job.pk, "code": "pwned();"})
+
+    result = run(call())
+    assert result.is_error and result.content[0].text == f"You have no job {bobs_job.pk}."
+    assert Job.objects.get(pk=bobs_job.pk).code != "pwned();"
