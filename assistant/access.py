@@ -157,8 +157,34 @@ def stream_access(*, credentials: StreamCredentials, session_id) -> tuple[object
     return user, session_access(user=user, session=session), session.user_id == user.pk
 
 
+def _redacted_tools(meta: dict) -> dict:
+    tools = meta.get("tools")
+    if not isinstance(tools, list):
+        return meta
+    return {
+        **meta,
+        "tools": [
+            {**{k: v for k, v in call.items() if k not in TOOL_EVENT_PRIVATE_FIELDS}, "redacted": True}
+            for call in tools
+            if isinstance(call, dict)
+        ],
+    }
+
+
+def redact_message_for_viewer(message: dict) -> dict:
+    """A message (as clients see it) for a viewer who is not the session's owner: the
+    saved tool calls without their arguments and results."""
+    meta = message.get("meta")
+    return (
+        {**message, "meta": _redacted_tools(meta)} if isinstance(meta, dict) and "tools" in meta else message
+    )
+
+
 def redact_for_viewer(event: dict) -> dict:
-    """A tool event as a viewer who is not the session's owner receives it."""
+    """An event as a viewer who is not the session's owner receives it: tool events
+    and the saved reply's tool calls without what the tools were asked and read."""
+    if event.get("type") == "message.completed" and isinstance(event.get("message"), dict):
+        return {**event, "message": redact_message_for_viewer(event["message"])}
     if not event.get("type", "").startswith("tool.") or not any(
         k in event for k in TOOL_EVENT_PRIVATE_FIELDS
     ):

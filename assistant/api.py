@@ -6,7 +6,7 @@ import operator
 from functools import reduce
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -15,10 +15,18 @@ from rest_framework.views import APIView
 from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
-from . import dispatch, idempotency, selectors, services
-from .access import Access, message_for, session_access, session_for, sessions_visible_to
+from . import actions, dispatch, idempotency, llm, selectors, services
+from .access import (
+    Access,
+    message_for,
+    redact_message_for_viewer,
+    session_access,
+    session_for,
+    sessions_visible_to,
+)
 from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
-from .exceptions import AssistantNotConfigured, QueueUnavailable
+from .errors import ServiceUnavailable
+from .exceptions import AssistantNotConfigured, InvalidInput, NotFound, QueueUnavailable
 from .models import ChatMessage, ChatSession
 from .serializers import ChatMessageSerializer, ToolCallSerializer
 
@@ -283,7 +291,10 @@ class SessionDetailView(APIView):
             session = selectors.session_get(session_id=session.pk)
         session.input_disabled = _input_disabled(request.user, session)
         session.tool_calls = selectors.session_tool_calls(session=session, user=request.user)
-        return Response(SessionWithInputSerializer(session).data)
+        data = SessionWithInputSerializer(session).data
+        if session.user_id != request.user.pk:
+            data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
+        return Response(data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=ChatSessionSerializer, summary="Rename")
     def patch(self, request, session_id):
@@ -446,6 +457,42 @@ class ToolCallApproveView(_ToolCallDecisionView):
 )
 class ToolCallRejectView(_ToolCallDecisionView):
     approve = False
+
+
+class ActionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    input_schema = serializers.JSONField()
+    output_schema = serializers.JSONField()
+
+
+class ActionsView(APIView):
+    @extend_schema(responses=ActionSerializer(many=True), summary="The prompt-backed actions")
+    def get(self, request):
+        return Response(ActionSerializer(actions.site.all(), many=True).data)
+
+
+class ActionRunView(APIView):
+    @extend_schema(
+        request=inline_serializer("ActionInput", {}),
+        responses={
+            200: inline_serializer("ActionResult", {"result": serializers.JSONField()}),
+            502: OpenApiResponse(description="The model's answer did not match the output schema."),
+        },
+        summary="Run a prompt-backed action: its input in, its typed result out",
+    )
+    def post(self, request, name):
+        try:
+            action = actions.site.get(name)
+        except NotRegistered:
+            raise NotFound(f"There is no action {name!r}.") from None
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The input is a JSON object.")
+        try:
+            result = actions.run(action, user=request.user, arguments=dict(request.data))
+        except llm.LLMError as exc:
+            raise ServiceUnavailable(exc.message) from None
+        return Response({"result": result})
 
 
 class DisclaimerView(APIView):

@@ -12,6 +12,8 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
+    path("actions/", api.ActionsView.as_view(), name="actions"),
+    path("actions/<str:name>/", api.ActionRunView.as_view(), name="action-run"),
     path(
         "messages/<uuid:message_id>/tools/<str:call_id>/approve/",
         api.ToolCallApproveView.as_view(),

@@ -7,7 +7,11 @@ class AssistantConfig(AppConfig):
     verbose_name = "AI assistant"
 
     def ready(self) -> None:
-        from . import processing  # noqa: F401  (registers the work this process may run)
+        from . import (
+            actions,
+            processing,  # noqa: F401  (registers the work this process may run)
+        )
         from .tools import site
 
         site.autodiscover()
+        actions.site.autodiscover()

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a writing tool's call waits for the user's approval before it expires,
     # and how often the waiting answer looks for the decision.
     "APPROVAL_TIMEOUT": 600.0,
+    # Titles written by the model after the first answer: None is on with a real model
+    # and off with the demo model.
+    "MODEL_TITLES": None,
     "APPROVAL_POLL_INTERVAL": 0.3,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
     "SWEEP_INTERVAL": 5.0,

@@ -59,6 +59,32 @@ def _workflow_name(question: str) -> str:
     return " ".join(w.capitalize() for w in words) or "Demo workflow"
 
 
+def _demo_value(schema: dict[str, Any], name: str) -> Any:
+    """A value that fits ``schema``, saying it is the demo's."""
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), "null") if isinstance(kind, list) else kind
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {key: _demo_value(value, key) for key, value in properties.items()}
+    if kind == "array":
+        return []
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    text = f"(demo model) {name.replace('_', ' ')}"
+    return text[: schema.get("maxLength", len(text))]
+
+
+def json_answer(schema: dict[str, Any]) -> str:
+    """The demo's answer to a structured-output request: JSON that fits the schema."""
+    return json.dumps(_demo_value(schema, "answer"))
+
+
 def answer(messages: list[dict[str, Any]]) -> str:
     """The demo's deterministic answer to a conversation."""
     system = " ".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
@@ -98,7 +124,11 @@ def _handle(request: httpx2.Request) -> httpx2.Response:
     if request.method == "POST" and request.url.path.endswith("/chat/completions"):
         body = json.loads(request.content or b"{}")
         messages = body.get("messages") or []
-        text = answer(messages)
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            text = json_answer((response_format.get("json_schema") or {}).get("schema") or {})
+        else:
+            text = answer(messages)
         usage = usage_for(messages, text)
         if not body.get("stream"):
             return httpx2.Response(200, json=completion(text=text, model=MODEL, usage=usage))

@@ -79,3 +79,12 @@ __all__ = [
     "USAGE_LIMIT_TEXT",
     "UsageLimitReached",
 ]
+
+
+class InvalidModelOutput(exceptions.APIException):
+    """A prompt-backed action's answer did not match its output schema, even after a
+    repair round."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The model's answer did not match the result this action promises. Please try again."
+    default_code = "invalid_model_output"

@@ -196,3 +196,32 @@ def stream_chat(
         finish_reason=finish_reason,
         tool_calls=[tool_calls[i] for i in sorted(tool_calls)],
     )
+
+
+def complete(
+    messages: list[dict[str, Any]], *, model: str | None = None, response_format: dict[str, Any] | None = None
+) -> ChatResult:
+    """One answer, not streamed (for prompt-backed actions); ``response_format`` as the
+    OpenAI API takes it (``{"type": "json_schema", ...}``). Raises ``LLMError``."""
+    model = model or settings.OPENAI_MODEL
+    request: dict[str, Any] = {"model": model, "messages": messages}
+    if response_format is not None:
+        request["response_format"] = response_format
+    try:
+        answer = client().chat.completions.create(**request)
+    except Exception as exc:  # noqa: BLE001  (every failure becomes an LLMError)
+        raise as_llm_error(exc) from exc
+    usage = answer.usage
+    choice = answer.choices[0] if answer.choices else None
+    return ChatResult(
+        content=(choice.message.content or "") if choice is not None else "",
+        model=answer.model or model,
+        usage={
+            "prompt_tokens": usage.prompt_tokens or 0,
+            "completion_tokens": usage.completion_tokens or 0,
+            "total_tokens": usage.total_tokens or 0,
+        }
+        if usage is not None
+        else {},
+        finish_reason=choice.finish_reason if choice is not None else None,
+    )

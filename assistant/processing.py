@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import dispatch, llm, realtime, selectors, services, tools
+from . import dispatch, llm, realtime, selectors, services, titles, tools
 from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
 from .dispatch import backoff, reconnect_delay
@@ -478,6 +478,10 @@ def _save_reply(message: ChatMessage, result: llm.ChatResult, *, code=None, meta
     if reply is None:
         message.lease.lost = True
         return _stopped(message)
+    try:
+        titles.after_first_answer(session_id=message.session_id, reply_id=reply.pk)
+    except Exception:  # noqa: BLE001  (the answer is saved; a title is a nicety)
+        logger.warning("Message %s: no title was asked for", message.pk, exc_info=True)
     return Outcome("success")
 
 

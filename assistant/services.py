@@ -131,6 +131,21 @@ def session_set_subject(*, session: ChatSession, subject) -> ChatSession:
     return session
 
 
+def title_fitted(text: str) -> str:
+    """A title the model wrote, cut to whole words that fit, without quotes."""
+    return session_title(text.strip().strip("\"'“”‘’").splitlines()[0] if text.strip() else "")
+
+
+def session_retitle(*, session_id, was: str, title: str) -> bool:
+    """Give the session ``title`` if its title is still ``was`` (the user did not rename
+    it meanwhile); a ``session.updated`` event tells its open pages."""
+    with transaction.atomic():
+        changed = ChatSession.objects.filter(pk=session_id, title=was).update(title=title)
+        if changed:
+            transaction.on_commit(lambda: realtime.publish(session_id, "session.updated", title=title))
+    return bool(changed)
+
+
 def session_rename(*, session: ChatSession, title: str) -> ChatSession:
     title = title.strip()
     if not title or len(title) > title_max_length():

@@ -28,3 +28,11 @@ def process_message(self, message_id: str, retries_done: int | None = None, reco
 def sweep_stuck_messages() -> int:
     """Requeue messages whose worker died and pending ones nobody picked up."""
     return len(message_sweep())
+
+
+@shared_task(name="assistant.tasks.title_session")
+def title_session(session_id: str) -> str | None:
+    """Title a session from its first answer (``assistant.titles``)."""
+    from .titles import title_session as write_title
+
+    return write_title(session_id)

@@ -70,6 +70,21 @@ def _generous_throttles(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_model_titles(request, monkeypatch):
+    """Scripted model servers answer what each test asks: a title request after the
+    first answer would take a reply meant for something else. ``model_titles`` keeps
+    the product's default. (Served processes: ``tests/settings.py``.)"""
+    if "model_titles" not in request.fixturenames:
+        monkeypatch.setattr("assistant.titles.titles_on", lambda: False)
+
+
+@pytest.fixture
+def model_titles(settings):
+    """Titles as the product writes them by default (on with a real model)."""
+    settings.ASSISTANT = {**settings.ASSISTANT, "MODEL_TITLES": None}
+
+
+@pytest.fixture(autouse=True)
 def _generous_lockouts(settings):
     """Tests fail logins on purpose; the lockout tests set their own limit. (The
     failures themselves are rows that each test's transaction or flush removes.)"""

@@ -34,5 +34,8 @@ from config.settings import ASSISTANT  # noqa: E402
 
 if "AI_REQUIRE_DISCLAIMER" not in os.environ:
     ASSISTANT = {**ASSISTANT, "REQUIRE_DISCLAIMER": False}
+if "AI_MODEL_TITLES" not in os.environ:
+    # Scripted model servers answer what each test asks; a title request would take a reply.
+    ASSISTANT = {**ASSISTANT, "MODEL_TITLES": False}
 if "AI_MAX_IN_FLIGHT_PER_USER" not in os.environ:
     ASSISTANT = {**ASSISTANT, "MAX_IN_FLIGHT_PER_USER": 10_000, "MAX_IN_FLIGHT_PER_SESSION": 10_000}

@@ -114,6 +114,8 @@ OPENAI_MODEL = env.str("OPENAI_MODEL", None)
 NOTIFY_URL = env.str("NOTIFY_URL", None, validate=_http_url)
 NOTIFY_SECRET = env.str("NOTIFY_SECRET", None)
 EVENT_QUEUES = env.dict("EVENT_QUEUES", {})
+#: The run_command agent's allowlist, as JSON: {"name": {"argv": [...], "args": false, "timeout": 60}}.
+AGENT_COMMANDS = env.json("AGENT_COMMANDS", {})
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 100, validate=Range(min=1))
 AI_USER_TOKEN_LIMIT = env.int("AI_USER_TOKEN_LIMIT", None, validate=Range(min=1))
 AI_PROJECT_TOKEN_LIMIT = env.int("AI_PROJECT_TOKEN_LIMIT", None, validate=Range(min=1))
@@ -127,6 +129,8 @@ AI_USAGE_PERIOD = env.str("AI_USAGE_PERIOD", "month", validate=OneOf(["day", "mo
 AI_MAX_IN_FLIGHT_PER_USER = env.int("AI_MAX_IN_FLIGHT_PER_USER", 5, validate=Range(min=1))
 AI_MAX_IN_FLIGHT_PER_SESSION = env.int("AI_MAX_IN_FLIGHT_PER_SESSION", 1, validate=Range(min=1))
 AI_REQUIRE_DISCLAIMER = env.bool("AI_REQUIRE_DISCLAIMER", True)
+#: Titles written by the model after the first answer; unset: on with a real model.
+AI_MODEL_TITLES = env.bool("AI_MODEL_TITLES", None)
 #: Failed logins from one client address before it is locked out, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, validate=Range(min=1))
 LOGIN_COOLOFF = env.int("LOGIN_COOLOFF", 15, validate=Range(min=1))

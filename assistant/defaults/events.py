@@ -29,3 +29,5 @@ NOTIFY_SECRET = (
 
 # See events/conf.py for every key and its default.
 EVENTS: dict = {"QUEUES": cfg.EVENT_QUEUES} if cfg.EVENT_QUEUES else {}
+# See agents/conf.py for every key and its default.
+AGENTS: dict = {"COMMANDS": cfg.AGENT_COMMANDS} if cfg.AGENT_COMMANDS else {}

@@ -139,6 +139,20 @@ class ToolRun:
     name: str
     ok: bool
     text: str  # the result, or the error
+    arguments: Any = None  # as the model sent them (parsed when they were JSON)
+
+    def saved(self) -> dict[str, Any]:
+        """The call as the reply keeps it (``meta.tools``), its result cut as events cut it."""
+        outcome = (
+            {"result": _truncate(self.text, EVENT_RESULT_MAX_LENGTH)} if self.ok else {"error": self.text}
+        )
+        return {
+            "call_id": self.call_id,
+            "name": self.name,
+            "ok": self.ok,
+            "arguments": self.arguments,
+            **outcome,
+        }
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -239,16 +253,16 @@ def _run_one(
             _approved(tool, context, call_id, arguments)
             context.check_access()  # the decision may come minutes later
         text = _truncate(_as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
-        run = ToolRun(call_id, name, True, text)
+        run = ToolRun(call_id, name, True, text, shown)
     except AccessRevoked:
         if on_tool is not None:
             on_tool("tool.end", {"call_id": call_id, "name": name, "ok": False, "error": REVOKED_TEXT})
         raise
     except ToolError as exc:
-        run = ToolRun(call_id, name, False, str(exc) or FAILED_TEXT)
+        run = ToolRun(call_id, name, False, str(exc) or FAILED_TEXT, shown)
     except Exception:  # noqa: BLE001  (a broken tool must not stop the answer)
         logger.exception("Tool %s failed", name)
-        run = ToolRun(call_id, name, False, FAILED_TEXT)
+        run = ToolRun(call_id, name, False, FAILED_TEXT, shown)
     if on_tool is not None:
         outcome = {"result": _truncate(run.text, EVENT_RESULT_MAX_LENGTH)} if run.ok else {"error": run.text}
         on_tool("tool.end", {"call_id": call_id, "name": name, "ok": run.ok, **outcome})
@@ -354,5 +368,5 @@ def stream_chat_with_tools(
         usage=usage,
         finish_reason=result.finish_reason,
         tool_calls=result.tool_calls,
-        tool_runs=[{"call_id": r.call_id, "name": r.name, "ok": r.ok} for r in runs],
+        tool_runs=[run.saved() for run in runs],
     )

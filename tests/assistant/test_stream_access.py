@@ -173,6 +173,32 @@ async def test_tool_results_reach_the_owner_only(public_session, alice, bob):
     await viewer.disconnect()
 
 
+SAVED_TOOLS = [{"call_id": "c1", "name": "run_log", "ok": True, "arguments": {"run_id": 7},
+                "result": '{"log_tail": "secret line"}'}]  # fmt: skip
+
+
+async def test_a_saved_replys_tool_calls_reach_the_owner_only(public_session, alice, bob):
+    owner = await watch(alice, public_session.pk)
+    viewer = await watch(bob, public_session.pk)
+    reply = {"id": "r", "role": "assistant", "content": "It failed.", "meta": {"tools": SAVED_TOOLS}}
+    await sync_to_async(realtime.publish)(public_session.pk, "message.completed", message=reply, reply_to="m")
+
+    async def completed(socket):
+        while True:
+            event = await socket.receive_json_from(timeout=3)
+            if event["type"] == "message.completed":
+                return event
+
+    assert (await completed(owner))["message"]["meta"]["tools"] == SAVED_TOOLS
+    seen = await completed(viewer)
+    assert seen["message"]["content"] == "It failed."
+    assert seen["message"]["meta"]["tools"] == [
+        {"call_id": "c1", "name": "run_log", "ok": True, "redacted": True}
+    ]
+    await owner.disconnect()
+    await viewer.disconnect()
+
+
 async def sse_lines(communicator, timeout=3.0):
     """The body chunks of an event stream until it ends."""
     chunks = []

@@ -11,6 +11,7 @@ from modes.base import ModeBehaviour
 from modes.registry import site
 from projects.ai_modes import JobCodeMode
 from projects.ai_tools import JOB_TOOLS, recent_runs, run_log
+from projects.models import ProjectMembership
 from tests import factories as f
 from tests.llm_server import Reply
 from tests.plugin_app.ai_modes import ReleaseNotesMode
@@ -88,7 +89,15 @@ def test_a_tool_call_is_run_shown_and_answered(
     assert reply.content == "The last run failed."
     assert reply.usage == {"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47}
     assert AIUsage.objects.get().total_tokens == 47
-    assert reply.meta["tools"] == [{"call_id": "call_1", "name": "recent_runs", "ok": True}]
+    assert reply.meta["tools"] == [
+        {
+            "call_id": "call_1",
+            "name": "recent_runs",
+            "ok": True,
+            "arguments": {"limit": 3},
+            "result": end["result"],
+        }
+    ]
 
 
 def test_run_log_reads_the_tail_of_the_followed_run(user, enqueued, job, model_server, events):
@@ -309,3 +318,21 @@ def test_which_queries_take_on_tool():
     assert processing._query_takes_on_tool(Flexible)
     assert not processing._query_takes_on_tool(ReleaseNotesMode)
     assert not processing._query_takes_on_tool(OldStyleMode)
+
+
+def test_a_saved_replys_tool_calls_reach_the_owner_only_over_the_api(alice, bob, client_of, enqueued):
+    project = f.project(members=[alice])
+    f.member(project, bob, ProjectMembership.Role.VIEWER)
+    session = f.job_session(user=alice, job_=f.job(workflow_=f.workflow(project_=project)))
+    services.session_set_public(session=session, is_public=True)
+    saved = [{"call_id": "c1", "name": "run_log", "ok": True, "arguments": {"run_id": 7},
+              "result": '{"log_tail": "secret line"}'}]  # fmt: skip
+    services.message_save(
+        session=session, role="assistant", content="It failed.", message_meta={"tools": saved}
+    )
+    url = f"/api/sessions/{session.pk}/"
+    [mine] = [m for m in client_of(alice).get(url).json()["messages"] if m["role"] == "assistant"]
+    assert mine["meta"]["tools"] == saved
+    [theirs] = [m for m in client_of(bob).get(url).json()["messages"] if m["role"] == "assistant"]
+    assert "secret line" not in json.dumps(theirs) and "run_id" not in json.dumps(theirs)
+    assert theirs["meta"]["tools"] == [{"call_id": "c1", "name": "run_log", "ok": True, "redacted": True}]

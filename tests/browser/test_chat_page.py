@@ -506,6 +506,15 @@ def test_a_proposed_change_is_shown_as_a_diff_survives_a_reload_and_is_applied_o
     expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
     assert assistant_text(page) == "Your job is changed as you decided."
     assert Job.objects.get(pk=job.pk).code == "get('/patients?active=true');"
+
+    page.reload()  # the reply keeps the call it made, collapsed
+    saved = page.locator(".message.assistant .tool.done")
+    expect(saved).to_have_count(1)
+    expect(saved.locator("summary")).to_have_text("Used update_job_code")
+    assert saved.get_attribute("open") is None
+    saved.locator("summary").click()
+    expect(saved.locator(".tool-arguments")).to_contain_text("active=true")
+    expect(saved.locator(".tool-result")).to_contain_text('"updated": true')
     assert page.errors == []
 
 
@@ -521,4 +530,29 @@ def test_a_rejected_change_leaves_the_job_as_it_was(
     assert Job.objects.get(pk=job.pk).code == "get('/patients');"
     [request] = [r for r in model_server.requests if r["messages"][-1]["role"] == "tool"]
     assert "rejected" in request["messages"][-1]["content"]
+    assert page.errors == []
+
+
+def test_make_an_api_key_see_it_once_and_revoke_it(page, served, user, accepted):
+    from accounts.models import ApiKey
+    from assistant.mcp_server import authenticate
+
+    log_in(page, served.url, "alice")
+    page.locator("#api-keys summary").click()
+    expect(page.locator("#mcp-url")).to_have_text(f"{served.url}/mcp/")
+    page.fill("#key-name", "laptop agent")
+    page.locator("#key-form button[type=submit]").click()
+    shown = page.locator("#new-key code")
+    expect(shown).to_have_text(re.compile(r"^aak_\S{30,}$"))
+    raw = shown.inner_text()
+    expect(page.locator(".key-item")).to_have_count(1)
+    expect(page.locator(".key-item")).to_contain_text("laptop agent")
+    assert raw not in page.locator("#key-list").inner_text()  # the list shows a hint only
+    key = ApiKey.objects.get()
+    assert (key.user, key.can_write) == (user, False)
+    assert authenticate(f"Bearer {raw}").user_id == user.pk
+
+    page.locator(".key-item button", has_text="Revoke").click()
+    expect(page.locator(".key-item")).to_have_count(0)
+    assert authenticate(f"Bearer {raw}") is None
     assert page.errors == []

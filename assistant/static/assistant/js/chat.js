@@ -441,6 +441,14 @@
     if (!node) return;
     node.className = `message ${message.role} status-${message.status}`;
     const parts = [el("div", { className: "who" }, message.role === "user" ? "You" : "Assistant")];
+    // The tools the answer called, collapsed (without arguments and results for viewers).
+    const calls = (message.role === "assistant" && message.meta && message.meta.tools) || [];
+    for (const call of calls) {
+      parts.push(toolNode(message.id, call.call_id, {
+        name: call.name, state: call.ok ? "done" : "failed", arguments: call.arguments,
+        result: call.result, error: call.error,
+      }));
+    }
     parts.push(message.role === "user" ? el("div", { className: "text" }, message.content) : markdown(message.content));
     if (message.code) parts.push(templateBlock(message));
     const badge = message.role === "user" && BADGES[message.status];
@@ -737,6 +745,15 @@
     },
     // Who may see the conversation changed (its visibility, the project's members): the
     // socket is closed if this user lost it; otherwise what they may do is read again.
+    // The model titled the conversation after its first answer.
+    "session.updated": (event) => {
+      if (!state.session || typeof event.title !== "string") return;
+      state.session.title = event.title;
+      $("chat-title").textContent = event.title;
+      for (const item of document.querySelectorAll(".session-item")) {
+        if (item.dataset.id === state.session.id) item.querySelector(".session-title").textContent = event.title;
+      }
+    },
     "session.access": async () => {
       const session = state.session;
       const { ok, data } = await api("GET", `/api/sessions/${session.id}/`);
@@ -790,6 +807,43 @@
     if (socket) socket.close(1000);
   }
 
+  // --- API keys for outside agents (MCP) -------------------------------------------
+
+  async function loadKeys() {
+    const { ok, data } = await api("GET", "/api/keys/");
+    if (ok) $("key-list").replaceChildren(...data.map(keyItem));
+  }
+
+  function keyItem(key) {
+    const revoke = el("button", { type: "button", className: "link danger", "aria-label": `Revoke ${key.name}` },
+      "Revoke");
+    revoke.addEventListener("click", async () => {
+      revoke.disabled = true;
+      const { ok, data } = await api("DELETE", `/api/keys/${key.id}/`);
+      if (!ok) notify(errorText(data), "error");
+      loadKeys();
+    });
+    return el("li", { className: "key-item", dataset: { id: key.id } },
+      el("span", { className: "key-name" }, key.name), " ", el("code", {}, `${key.hint}…`),
+      key.can_write ? el("span", { className: "badge" }, "writes") : null, " ", revoke);
+  }
+
+  async function makeKey(event) {
+    event.preventDefault();
+    const name = $("key-name").value.trim();
+    if (!name) return;
+    const { ok, data } = await api("POST", "/api/keys/", { name, can_write: $("key-write").checked });
+    if (!ok) {
+      notify(errorText(data), "error");
+      return;
+    }
+    $("key-name").value = "";
+    $("key-write").checked = false;
+    $("new-key").querySelector("code").textContent = data.key;
+    $("new-key").hidden = false;
+    loadKeys();
+  }
+
   // --- Wiring ---------------------------------------------------------------------
 
   function debounce(fn, ms) {
@@ -817,6 +871,9 @@
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
     });
     $("cancel").addEventListener("click", cancel);
+    $("mcp-url").textContent = `${location.origin}${ROOT}mcp/`;
+    $("api-keys").addEventListener("toggle", () => { if ($("api-keys").open) loadKeys(); });
+    $("key-form").addEventListener("submit", makeKey);
     window.addEventListener("online", () => { if (!state.socket) openSocket(); });
     window.addEventListener("hashchange", () => {
       const id = new URLSearchParams(location.hash.slice(1)).get("session");
