@@ -15,6 +15,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_PAGE_SIZE": 500,
     # Send the owner a user.message event when a task ends.
     "NOTIFY_USER": True,
+    # run_command's allowlist: {name: {"argv": [...], "args": False, "timeout": 60, "cwd": None}}.
+    "COMMANDS": {},
+    # Seconds a command may run when its entry sets no timeout.
+    "COMMAND_TIMEOUT": 60.0,
 }
 
 

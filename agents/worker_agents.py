@@ -1,9 +1,15 @@
-"""The built-in agent: ``usage_report``, a report of the owner's own assistant usage.
-
-It reads only the task owner's rows (no shell, no network, no other user's data)."""
+"""The built-in agents: ``usage_report``, a report of the owner's own assistant usage
+(it reads only the task owner's rows), and ``run_command``, which runs one of the
+commands the operator allows (none by default) and streams its output."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +20,9 @@ from django.utils import timezone
 from assistant.conf import assistant_settings
 from assistant.models import AIUsage, ChatSession
 from assistant.services import usage_period_start, usage_total
+from events.exceptions import EventHandlerError
 
+from .conf import agents_settings
 from .registry import Agent, AgentInputError, register
 
 MAX_DAYS = 366
@@ -116,3 +124,84 @@ class UsageReport(Agent):
             "conversations": conversations,
             "quota": period,
         }
+
+
+def _commands() -> dict[str, dict[str, Any]]:
+    """The commands the operator allows, by name (``AGENTS["COMMANDS"]``)."""
+    commands = agents_settings.COMMANDS
+    if not isinstance(commands, dict):
+        return {}
+    return {name: spec for name, spec in commands.items() if isinstance(spec, dict) and spec.get("argv")}
+
+
+@register
+class RunCommand(Agent):
+    """Runs one of the commands the operator allows, by name, with the arguments the
+    entry lets through, and streams its output into the task's log line by line. Its
+    entry in ``AGENTS["COMMANDS"]`` (or the ``AGENT_COMMANDS`` environment variable,
+    JSON) is ``{"argv": [...], "args": false, "timeout": 60, "cwd": null}``: ``argv``
+    runs without a shell; with ``"args": true`` the task's ``args`` (strings) are
+    appended. A command outside the list is refused when the task is posted, before
+    anything runs; one running longer than its time limit is killed and fails."""
+
+    name = "run_command"
+    description = 'Run one of the operator\'s allowed commands and stream its output: {"command", "args"?}.'
+
+    def validate(self, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+        for key in input:
+            if key not in ("command", "args"):
+                raise AgentInputError("is not an input of run_command (command, args).", field=key)
+        allowed = _commands()
+        command = input.get("command")
+        if not isinstance(command, str) or command not in allowed:
+            names = ", ".join(sorted(allowed)) or "none are configured"
+            raise AgentInputError(f"must be one of the allowed commands ({names}).", field="command")
+        args = input.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) and len(a) <= 1000 for a in args):
+            raise AgentInputError("must be a list of strings.", field="args")
+        if args and not allowed[command].get("args"):
+            raise AgentInputError(f"{command} takes no arguments.", field="args")
+        if len(args) > 50:
+            raise AgentInputError("at most 50 arguments.", field="args")
+        return {"command": command, "args": args}
+
+    def run(self, task) -> dict[str, Any]:
+        spec = _commands()[task.input["command"]]
+        argv = [str(part) for part in spec["argv"]] + list(task.input["args"])
+        limit = float(spec.get("timeout") or agents_settings.COMMAND_TIMEOUT)
+        task.log(f"$ {shlex.join(argv)}")
+        process = subprocess.Popen(
+            argv,
+            cwd=spec.get("cwd") or None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own process group: a timeout kills all of it
+        )
+        killed = threading.Event()
+        timer = threading.Timer(limit, _kill, args=(process, killed))
+        timer.start()
+        lines = 0
+        try:
+            for line in process.stdout:
+                lines += 1
+                task.log(line.rstrip("\n"))
+            code = process.wait()
+        finally:
+            timer.cancel()
+            if process.poll() is None:  # the log write failed: stop the command too
+                _kill(process, killed)
+                process.wait()
+        if killed.is_set():
+            raise EventHandlerError(f"{task.input['command']} ran longer than {limit:g} s and was stopped.")
+        if code != 0:
+            raise EventHandlerError(f"{task.input['command']} exited with code {code}.")
+        return {"command": task.input["command"], "exit_code": code, "lines": lines}
+
+
+def _kill(process: subprocess.Popen, killed: threading.Event) -> None:
+    killed.set()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
