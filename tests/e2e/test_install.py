@@ -120,7 +120,7 @@ def site(tmp_path_factory) -> Path:
     project.mkdir()
     run([str(python), "-m", "django", "startproject", "mysite", str(project)], root, env)
     blocks = readme_lines()
-    assert set(blocks) == {*SITE_FILES, "library/ai_modes.py"}
+    assert set(blocks) == {*SITE_FILES, "library/ai_modes.py", "library/ai_tools.py"}
     lines = {name: code for name, code in blocks.items() if name in SITE_FILES}
     added = {name: [line for line in code.splitlines() if line.strip()] for name, code in lines.items()}
     assert len(added["mysite/settings.py"]) <= 5
@@ -135,6 +135,7 @@ def site(tmp_path_factory) -> Path:
     (library / "__init__.py").write_text("")
     (library / "models.py").write_text(LIBRARY_MODELS)
     (library / "ai_modes.py").write_text(blocks["library/ai_modes.py"])
+    (library / "ai_tools.py").write_text(blocks["library/ai_tools.py"])
     with (project / "mysite" / "settings.py").open("a") as out:
         out.write('\nINSTALLED_APPS += ["library"]\n')
     run([str(python), "manage.py", "makemigrations", "library", "-v0"], project, env)
@@ -149,6 +150,7 @@ def site(tmp_path_factory) -> Path:
          "alice = User.objects.create_user(username='alice', password='a-long-enough-password');"
          "User.objects.create_user(username='mallory', password='a-long-enough-password');"
          "Book.objects.create(owner=alice, title='Dune', summary='Spice, sand and a desert planet.');"
+         "Book.objects.create(owner=User.objects.get(username='mallory'), title='Secret diary', summary='');"
          "services.disclaimer_mark_read(user=alice)"],
         project,
         env,
@@ -281,3 +283,35 @@ def test_the_chat_page_works_under_the_prefix_in_chromium(served_site):
     assert errors == []
     assert f"{served_site}/ai/api/modes/" in requests
     assert not [url for url in requests if "/api/" in url and "/ai/api/" not in url]
+
+
+def test_the_sites_own_tool_answers_outside_agents_over_mcp_under_the_prefix(served_site):
+    """The README's ``library/ai_tools.py``, through the official MCP client: each user
+    finds only their own books, and nobody without a credential gets in."""
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def find_books(username):
+        headers = {"Authorization": f"Bearer {token(served_site, username)}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=20) as http,
+            Client(streamable_http_client(f"{served_site}/ai/mcp/", http_client=http)) as client,
+        ):
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            found = await client.call_tool("find_books", {"title__icontains": ""})
+            return tools, [book["title"] for book in found.structured_content["results"]]
+
+    tools, alices = asyncio.run(find_books("alice"))
+    assert "find_books" in tools
+    assert alices == ["Dune"]
+    assert asyncio.run(find_books("mallory"))[1] == ["Secret diary"]
+    assert (
+        httpx.post(
+            f"{served_site}/ai/mcp/", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        ).status_code
+        == 401
+    )
+    assert httpx.post(f"{served_site}/mcp/", json={}).status_code == 404  # only under the prefix
