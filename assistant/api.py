@@ -459,6 +459,41 @@ class ToolCallRejectView(_ToolCallDecisionView):
     approve = False
 
 
+class AgentToolCallsView(APIView):
+    @extend_schema(
+        responses=ToolCallSerializer(many=True),
+        summary="Writing tools' calls outside agents made over MCP, waiting for your decision",
+    )
+    def get(self, request):
+        return Response(
+            ToolCallSerializer(selectors.agent_tool_calls_waiting(user=request.user), many=True).data
+        )
+
+
+class _AgentToolCallDecisionView(APIView):
+    approve: bool
+
+    def post(self, request, tool_call_id):
+        call = services.tool_call_decide_for_agent(
+            user=request.user, tool_call_id=tool_call_id, approve=self.approve
+        )
+        return Response(ToolCallSerializer(call).data)
+
+
+@extend_schema_view(
+    post=extend_schema(request=None, responses={200: ToolCallSerializer}, summary="Approve an agent's call")
+)
+class AgentToolCallApproveView(_AgentToolCallDecisionView):
+    approve = True
+
+
+@extend_schema_view(
+    post=extend_schema(request=None, responses={200: ToolCallSerializer}, summary="Reject an agent's call")
+)
+class AgentToolCallRejectView(_AgentToolCallDecisionView):
+    approve = False
+
+
 class ActionSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()

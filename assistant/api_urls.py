@@ -13,6 +13,17 @@ urlpatterns = [
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
     path("actions/", api.ActionsView.as_view(), name="actions"),
+    path("tool-calls/", api.AgentToolCallsView.as_view(), name="agent-tool-calls"),
+    path(
+        "tool-calls/<uuid:tool_call_id>/approve/",
+        api.AgentToolCallApproveView.as_view(),
+        name="agent-tool-call-approve",
+    ),
+    path(
+        "tool-calls/<uuid:tool_call_id>/reject/",
+        api.AgentToolCallRejectView.as_view(),
+        name="agent-tool-call-reject",
+    ),
     path("actions/<str:name>/", api.ActionRunView.as_view(), name="action-run"),
     path(
         "messages/<uuid:message_id>/tools/<str:call_id>/approve/",

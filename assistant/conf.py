@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # and off with the demo model.
     "MODEL_TITLES": None,
     "APPROVAL_POLL_INTERVAL": 0.3,
+    # Seconds a writing tool's call over MCP (with a key without write permission)
+    # waits for the user's approval in the chat page.
+    "MCP_APPROVAL_TIMEOUT": 120.0,
     # Seconds between sweeps for stuck messages (Celery beat, or the web process).
     "SWEEP_INTERVAL": 5.0,
     # Token quotas per period ("day" or "month") of a user and of a scope (the built-in

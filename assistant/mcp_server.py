@@ -8,9 +8,9 @@ and an access JWT or a personal API key (``accounts.api_keys``): anything else i
 left out); ``tools/call`` runs one as the caller, with the chat's checks: the caller is
 asked for again (a revoked key or a deactivated user stops there), the arguments are
 checked against the schema, and the tool reads the caller's own rows. A writing tool
-runs only over a key made with write permission: nobody can be asked to approve a call
-over MCP otherwise. Bad arguments and a tool's refusal are a result with ``isError``;
-an unknown tool is a JSON-RPC error.
+runs at once over a key made with write permission; otherwise the call waits until the
+user approves it in the chat page (or over ``/api/tool-calls/``). Bad arguments and a
+tool's refusal are a result with ``isError``; an unknown tool is a JSON-RPC error.
 
 ``with_assistant`` routes ``<prefix>mcp/`` here; the SDK's session manager starts with
 the first request, on the server's event loop, and stays for the process.
@@ -21,19 +21,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from . import selectors, services
+
 logger = logging.getLogger(__name__)
 
 CALLER_KEY = "assistant.mcp_caller"
 NOT_AUTHENTICATED_TEXT = "Send Authorization: Bearer with an access token or a personal API key."
-WRITE_NEEDS_KEY_TEXT = (
-    "This tool changes data. Over MCP it runs only with an API key made with write "
-    "permission; otherwise ask for the change in the chat, where you approve it."
-)
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,8 @@ def offered_tools() -> list:
 def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
     """Run one tool as the caller; ``(ok, text)``. ``LookupError`` for an unknown tool."""
     from .access_levels import REVOKED_TEXT, AccessRevoked
-    from .tools import ToolContext, ToolError, approving, check_arguments, checking_access
-    from .tools.running import _as_text
+    from .tools import ToolContext, ToolError, check_arguments, checking_access
+    from .tools.running import EVENT_RESULT_MAX_LENGTH, _as_text
 
     tools = {tool.name: tool for tool in offered_tools()}
     tool = tools.get(name)
@@ -99,21 +98,24 @@ def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool
         if _current_user(caller) is None:
             raise AccessRevoked(REVOKED_TEXT)
 
-    def decide(context, call_id, tool_name, tool_arguments, preview) -> str:
-        return "approved" if caller.can_write else "no_approval"
-
     try:
         if user is None:
             raise AccessRevoked(REVOKED_TEXT)
         checked = check_arguments(tool, arguments)
-        if tool.writes and not caller.can_write:
-            raise ToolError(WRITE_NEEDS_KEY_TEXT)
-        with checking_access(still_allowed), approving(decide):
+        with checking_access(still_allowed):
             context = ToolContext(user=user)
             context.check_access()
-            if tool.writes and tool.preview is not None:
-                tool.preview(context, checked)  # its refusals come before anything changes
-            return True, _as_text(tool.function(context, checked))
+            call = None
+            if tool.writes:
+                # Its refusals come before anything changes or anyone is asked.
+                preview = tool.preview(context, checked) if tool.preview is not None else None
+                if not caller.can_write:
+                    call = _approved_by_the_user(user, tool.name, checked, preview)
+                    context.check_access()
+            ok, text = True, _as_text(tool.function(context, checked))
+            if call is not None:
+                services.tool_call_record(call_id=call.pk, ok=ok, text=text[:EVENT_RESULT_MAX_LENGTH])
+            return ok, text
     except (ToolError, AccessRevoked) as exc:
         return False, str(exc)
     except Exception:  # noqa: BLE001  (a broken tool answers with an error, never a 500)
@@ -121,6 +123,32 @@ def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool
         from .tools import FAILED_TEXT
 
         return False, FAILED_TEXT
+
+
+def _approved_by_the_user(user, name: str, arguments: dict[str, Any], preview: Any):
+    """Wait for the user to approve a writing call an agent made (in the chat page or
+    with ``POST /api/tool-calls/{id}/approve/``); the call, or ``ToolError`` when they
+    rejected it or did not decide within ``MCP_APPROVAL_TIMEOUT``."""
+    from .conf import assistant_settings
+    from .models import ToolCall
+    from .tools import EXPIRED_TEXT, REJECTED_TEXT, ToolError
+
+    timeout = assistant_settings.MCP_APPROVAL_TIMEOUT
+    call = services.tool_call_propose_for_agent(
+        user=user, name=name, arguments=arguments, preview=preview, expires_in=timeout
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        status = selectors.tool_call_status(call_id=call.pk)
+        if status == ToolCall.Status.APPROVED:
+            return call
+        if status == ToolCall.Status.REJECTED:
+            raise ToolError(REJECTED_TEXT)
+        if status == ToolCall.Status.EXPIRED or (
+            time.monotonic() >= deadline and services.tool_call_expire(call_id=call.pk)
+        ):
+            raise ToolError(EXPIRED_TEXT)
+        time.sleep(assistant_settings.APPROVAL_POLL_INTERVAL)
 
 
 def _server():

@@ -135,9 +135,10 @@ class ChatMessage(models.Model):
 
 
 class ToolCall(models.Model):
-    """A call of a writing tool that the model proposed while answering ``message``: it
-    runs only once ``user`` (the asker) approves it; rejected or expired, it changes
-    nothing. The decision and what came of it are kept with the message."""
+    """A call of a writing tool that the model proposed while answering ``message`` (or
+    that an outside agent made over MCP, with no message): it runs only once ``user``
+    (the asker, the key's owner) approves it; rejected or expired, it changes nothing.
+    The decision and what came of it are kept with it."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for approval"
@@ -146,7 +147,10 @@ class ToolCall(models.Model):
         EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="tool_calls")
+    #: The question being answered; empty for a call an outside agent made over MCP.
+    message = models.ForeignKey(
+        ChatMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="tool_calls"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     #: The model's id of the call.
     call_id = models.CharField(max_length=100)

@@ -125,3 +125,17 @@ def session_tool_calls(*, session: ChatSession, user) -> list[ToolCall]:
     """The calls of writing tools in ``session`` that ``user`` was asked to decide on."""
     calls = ToolCall.objects.filter(message__session=session, user_id=getattr(user, "pk", None))
     return list(calls)
+
+
+def agent_tool_calls_waiting(*, user) -> list[ToolCall]:
+    """The writing tools' calls outside agents made that wait for ``user``'s decision."""
+    from django.utils import timezone
+
+    return list(
+        ToolCall.objects.filter(
+            user_id=getattr(user, "pk", None),
+            message__isnull=True,
+            status=ToolCall.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        ).order_by("created_at")
+    )

@@ -31,11 +31,11 @@ class ChatMessageSerializer(serializers.ModelSerializer):
 
 
 class ToolCallSerializer(serializers.ModelSerializer):
-    message_id = serializers.UUIDField(read_only=True)
+    message_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="Null for an agent's call.")
 
     class Meta:
         model = ToolCall
-        fields = ["message_id", "call_id", "name", "arguments", "preview", "status", "outcome",
+        fields = ["id", "message_id", "call_id", "name", "arguments", "preview", "status", "outcome",
                   "decided_at", "expires_at"]  # fmt: skip
         read_only_fields = fields
 

@@ -8,6 +8,7 @@ after the commit.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
@@ -381,12 +382,42 @@ def tool_call_decide(*, user, message_id, call_id: str, approve: bool) -> ToolCa
     from .access import message_for
 
     message = message_for(user=user, message_id=message_id)
+    calls = ToolCall.objects.filter(message=message, call_id=call_id, user_id=user.pk)
+    return _decide(calls, approve=approve, waited_on=lambda call: message.status == Status.PROCESSING)
+
+
+def tool_call_propose_for_agent(
+    *, user, name: str, arguments: dict, preview=None, expires_in: float
+) -> ToolCall:
+    """A writing tool's call an outside agent made over MCP, waiting for ``user`` (the
+    credential's owner) to approve it in the chat page or over the API."""
+    return ToolCall.objects.create(
+        user=user,
+        message=None,
+        call_id=f"mcp_{uuid.uuid4().hex[:16]}",
+        name=name,
+        arguments=arguments,
+        preview=preview,
+        expires_at=timezone.now() + timedelta(seconds=expires_in),
+    )
+
+
+def tool_call_decide_for_agent(*, user, tool_call_id, approve: bool) -> ToolCall:
+    """The user's decision on a call an outside agent waits on (404 for anyone else's)."""
+    calls = ToolCall.objects.filter(pk=tool_call_id, user_id=user.pk, message__isnull=True)
+    return _decide(calls, approve=approve, waited_on=lambda call: True)
+
+
+def _decide(calls, *, approve: bool, waited_on) -> ToolCall:
+    """Approve or reject the one pending call of ``calls``: ``NotFound`` when there is
+    none; a call past its time (or no longer ``waited_on``) expires, and that, or a call
+    decided before, is a ``Conflict``."""
     with transaction.atomic():
-        call = ToolCall.objects.select_for_update().filter(message=message, call_id=call_id).first()
-        if call is None or call.user_id != user.pk:
-            raise NotFound("This answer has no such call waiting for you.")
+        call = calls.select_for_update().first()
+        if call is None:
+            raise NotFound("There is no such call waiting for you.")
         now = timezone.now()
-        late = call.expires_at <= now or message.status != Status.PROCESSING
+        late = call.expires_at <= now or not waited_on(call)
         if call.status == ToolCall.Status.PENDING and not late:
             call.status = ToolCall.Status.APPROVED if approve else ToolCall.Status.REJECTED
             call.decided_at = now

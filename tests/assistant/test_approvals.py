@@ -209,3 +209,18 @@ def test_the_api_decides_and_the_session_shows_the_call_after_a_reload(
     assert Job.objects.get(pk=job.pk).code == NEW_CODE
     [shown] = api_client.get(session_url).json()["tool_calls"]
     assert (shown["status"], shown["outcome"]["ok"]) == ("approved", True)
+
+
+def test_an_agents_write_nobody_decides_on_expires_and_changes_nothing(user, job, settings):
+    from assistant import mcp_server
+
+    settings.ASSISTANT = {**settings.ASSISTANT, "MCP_APPROVAL_TIMEOUT": 0.3, "APPROVAL_POLL_INTERVAL": 0.05}
+    ok, text = mcp_server.run_tool(
+        mcp_server.Caller(user.pk), "update_job_code", {"job_id": job.pk, "code": "x"}
+    )
+    assert (ok, text) == (False, EXPIRED_TEXT)
+    call = ToolCall.objects.get()
+    assert (call.status, call.message) == ("expired", None)
+    with pytest.raises(Conflict):
+        services.tool_call_decide_for_agent(user=user, tool_call_id=call.pk, approve=True)
+    assert Job.objects.get(pk=job.pk).code == "fn(state => state);\n"

@@ -556,3 +556,23 @@ def test_make_an_api_key_see_it_once_and_revoke_it(page, served, user, accepted)
     expect(page.locator(".key-item")).to_have_count(0)
     assert authenticate(f"Bearer {raw}") is None
     assert page.errors == []
+
+
+def test_an_agents_write_waiting_for_approval_is_shown_and_approved(page, served, user, job, accepted):
+    from assistant.models import ToolCall
+
+    call = services.tool_call_propose_for_agent(
+        user=user,
+        name="update_job_code",
+        arguments={"job_id": job.pk, "code": "new();"},
+        preview={"job_id": job.pk, "job": job.name, "diff": "--- now\n+++ proposed\n-old();\n+new();"},
+        expires_in=600,
+    )
+    log_in(page, served.url, "alice")
+    waiting = page.locator("#agent-calls .agent-call")
+    expect(waiting).to_have_count(1)
+    expect(waiting.locator(".diff .added")).to_have_text("+new();\n")
+    waiting.locator("button", has_text="Approve").click()
+    expect(page.locator("#agent-calls")).to_be_hidden()
+    assert ToolCall.objects.get(pk=call.pk).status == "approved"
+    assert page.errors == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 
 import httpx
 import httpx2
@@ -13,7 +15,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from assistant.mcp_server import WRITE_NEEDS_KEY_TEXT
+from assistant.models import ToolCall
+from assistant.tools import REJECTED_TEXT
 from projects.models import Job
 from tests import factories as f
 from tests.conftest import PASSWORD
@@ -43,9 +46,14 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def token_of(served, username: str) -> str:
+    response = httpx.post(f"{served.url}/api/token", json={"userID": username, "password": PASSWORD})
+    return response.json()["token"]
+
+
 def api_key(served, username: str, *, can_write: bool = False) -> str:
     with httpx.Client(base_url=served.url, timeout=10) as http:
-        token = http.post("/api/token", json={"userID": username, "password": PASSWORD}).json()["token"]
+        token = token_of(served, username)
         made = http.post(
             "/api/keys/",
             json={"name": "agent", "can_write": can_write},
@@ -130,20 +138,71 @@ def test_no_bad_or_revoked_credentials_get_401(served, user):
     assert "find_jobs" in run(with_a_token())
 
 
-def test_a_write_runs_only_over_a_key_with_write_permission(served, user, alices_job):
-    arguments = {"job_id": alices_job.pk, "code": "new();"}
+def test_a_write_over_a_key_with_write_permission_runs_at_once(served, user, alices_job):
+    async def call():
+        async with mcp_client(served.url, api_key(served, "alice", can_write=True)) as client:
+            return await client.call_tool("update_job_code", {"job_id": alices_job.pk, "code": "new();"})
 
-    async def call(key):
-        async with mcp_client(served.url, key) as client:
-            return await client.call_tool("update_job_code", arguments)
-
-    refused = run(call(api_key(served, "alice")))
-    assert refused.is_error and refused.content[0].text == WRITE_NEEDS_KEY_TEXT
-    assert Job.objects.get(pk=alices_job.pk).code == "old();"
-
-    done = run(call(api_key(served, "alice", can_write=True)))
+    done = run(call())
     assert not done.is_error and done.structured_content == {"job_id": alices_job.pk, "updated": True}
     assert Job.objects.get(pk=alices_job.pk).code == "new();"
+    assert not ToolCall.objects.exists()
+
+
+class Waiting:
+    """An MCP call made in a thread of its own, to be decided on meanwhile."""
+
+    def __init__(self, served, key, arguments):
+        self.result = None
+
+        async def call():
+            async with mcp_client(served.url, key) as client:
+                return await client.call_tool("update_job_code", arguments)
+
+        self.thread = threading.Thread(target=lambda: setattr(self, "result", run(call())), daemon=True)
+        self.thread.start()
+
+    def call(self) -> ToolCall:
+        deadline = time.monotonic() + 20
+        while not (found := ToolCall.objects.filter(status="pending").first()):
+            assert time.monotonic() < deadline and self.thread.is_alive(), "no call waits"
+            time.sleep(0.1)
+        return found
+
+    def done(self):
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        return self.result
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_write_over_any_other_credential_waits_for_the_users_decision(
+    served, user, make_user, alices_job, decision
+):
+    make_user("mallory")
+    waiting = Waiting(served, api_key(served, "alice"), {"job_id": alices_job.pk, "code": "new();"})
+    call = waiting.call()
+    assert Job.objects.get(pk=alices_job.pk).code == "old();"  # nothing yet
+    alice = {"Authorization": f"Bearer {token_of(served, 'alice')}"}
+    mallory = {"Authorization": f"Bearer {token_of(served, 'mallory')}"}
+    with httpx.Client(base_url=served.url, timeout=10) as http:
+        [listed] = http.get("/api/tool-calls/", headers=alice).json()
+        assert (listed["id"], listed["name"], listed["message_id"]) == (str(call.pk), "update_job_code", None)
+        assert "+new();" in listed["preview"]["diff"]
+        assert http.get("/api/tool-calls/", headers=mallory).json() == []
+        assert http.post(f"/api/tool-calls/{call.pk}/approve/", headers=mallory).status_code == 404
+        decided = http.post(f"/api/tool-calls/{call.pk}/{decision}/", headers=alice)
+        assert decided.status_code == 200
+        result = waiting.done()
+        again = http.post(f"/api/tool-calls/{call.pk}/approve/", headers=alice)
+        assert again.status_code == 409
+    if decision == "approve":
+        assert not result.is_error and result.structured_content == {"job_id": alices_job.pk, "updated": True}
+        assert Job.objects.get(pk=alices_job.pk).code == "new();"
+        assert ToolCall.objects.get().outcome["ok"] is True
+    else:
+        assert result.is_error and result.content[0].text == REJECTED_TEXT
+        assert Job.objects.get(pk=alices_job.pk).code == "old();"
 
 
 def test_a_write_to_another_users_job_changes_nothing(served, user, bobs_job):

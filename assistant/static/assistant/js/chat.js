@@ -807,6 +807,37 @@
     if (socket) socket.close(1000);
   }
 
+  // --- Writes outside agents made over MCP, waiting for this user -------------------
+
+  const AGENT_CALLS_EVERY = 5000;
+
+  async function loadAgentCalls() {
+    if (document.hidden) return;
+    const { ok, data } = await api("GET", "/api/tool-calls/");
+    if (!ok) return;
+    $("agent-call-list").replaceChildren(...data.map(agentCallItem));
+    $("agent-calls").hidden = data.length === 0;
+  }
+
+  function agentCallItem(call) {
+    const item = el("li", { className: "agent-call", dataset: { id: call.id } },
+      el("div", {}, el("strong", {}, call.name), " wants to run with"),
+      el("pre", { className: "tool-arguments" }, pretty(call.arguments)));
+    if (call.preview && call.preview.diff !== undefined) item.append(diffNode(call.preview.diff));
+    const approve = el("button", { type: "button", className: "primary" }, "Approve");
+    const reject = el("button", { type: "button" }, "Reject");
+    const decide = async (decision) => {
+      approve.disabled = reject.disabled = true;
+      const { ok, data } = await api("POST", `/api/tool-calls/${call.id}/${decision}/`);
+      if (!ok) notify(errorText(data), "error");
+      loadAgentCalls();
+    };
+    approve.addEventListener("click", () => decide("approve"));
+    reject.addEventListener("click", () => decide("reject"));
+    item.append(el("div", { className: "tool-decision" }, approve, reject));
+    return item;
+  }
+
   // --- API keys for outside agents (MCP) -------------------------------------------
 
   async function loadKeys() {
@@ -874,6 +905,9 @@
     $("mcp-url").textContent = `${location.origin}${ROOT}mcp/`;
     $("api-keys").addEventListener("toggle", () => { if ($("api-keys").open) loadKeys(); });
     $("key-form").addEventListener("submit", makeKey);
+    loadAgentCalls();
+    setInterval(loadAgentCalls, AGENT_CALLS_EVERY);
+    document.addEventListener("visibilitychange", loadAgentCalls);
     window.addEventListener("online", () => { if (!state.socket) openSocket(); });
     window.addEventListener("hashchange", () => {
       const id = new URLSearchParams(location.hash.slice(1)).get("session");
