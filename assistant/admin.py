@@ -4,7 +4,7 @@ from django.db.models import Count
 
 from . import services
 from .exceptions import Conflict
-from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, ToolCall
+from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, Feedback, ToolCall
 
 
 class ChatMessageInline(admin.TabularInline):
@@ -153,6 +153,24 @@ class ToolCallAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "name", "call_id")
     readonly_fields = ("message", "user", "call_id", "name", "arguments", "preview", "status", "outcome",
                        "decided_at", "expires_at", "created_at")  # fmt: skip
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """Users' ratings of answers; ``manage.py export_feedback`` writes them as JSONL."""
+
+    list_display = ("created_at", "rating", "model", "user", "comment", "message")
+    list_filter = ("rating", "model", ("comment", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("user__username", "comment", "model")
+    readonly_fields = ("message", "user", "rating", "comment", "model", "created_at", "updated_at")
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:

@@ -6,16 +6,24 @@ import operator
 from functools import reduce
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from django.http import HttpResponse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
-from . import actions, dispatch, idempotency, llm, selectors, services
+from . import actions, dispatch, export, idempotency, llm, model_choice, selectors, services
 from .access import (
     Access,
     message_for,
@@ -28,7 +36,7 @@ from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
 from .errors import ServiceUnavailable
 from .exceptions import AssistantNotConfigured, InvalidInput, NotFound, QueueUnavailable
 from .models import ChatMessage, ChatSession
-from .serializers import ChatMessageSerializer, ToolCallSerializer
+from .serializers import ChatMessageSerializer, FeedbackSerializer, ToolCallSerializer
 
 
 class HealthView(APIView):
@@ -275,10 +283,47 @@ class SessionWithInputSerializer(ChatSessionDetailSerializer):
     tool_calls = ToolCallSerializer(
         many=True, read_only=True, help_text="Your writing tools' calls here: waiting for you, or decided."
     )
+    feedback = FeedbackSerializer(many=True, read_only=True, help_text="Your ratings of the answers here.")
 
     class Meta(ChatSessionDetailSerializer.Meta):
-        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled", "tool_calls"]
+        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled", "tool_calls", "feedback"]
         read_only_fields = fields
+
+
+class SessionExportView(APIView):
+    """The conversation as a file. ``format`` chooses it (not the renderer)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=list(export.FORMATS), description="markdown (default) or json"
+            )
+        ],
+        responses={(200, "text/markdown"): str, (200, "application/json"): ChatSessionDetailSerializer},
+        summary="Export a session as Markdown or JSON",
+    )
+    def get(self, request, session_id):
+        chosen = request.query_params.get("format", "markdown")
+        if chosen not in export.FORMATS:
+            raise InvalidInput({"format": [f"Choose one of: {', '.join(export.FORMATS)}."]})
+        session = selectors.session_get(session_id=_session_for(request, session_id).pk)
+        data = dict(ChatSessionDetailSerializer(session).data)
+        if session.user_id != request.user.pk:
+            data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
+        if chosen == "json":
+            response = Response(data)
+            name = export.filename(session, "json")
+        else:
+            rows = list(session.messages.all())
+            text = export.as_markdown(session, data["messages"], rows)
+            response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+            name = export.filename(session, "md")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
 
 class SessionDetailView(APIView):
@@ -291,6 +336,7 @@ class SessionDetailView(APIView):
             session = selectors.session_get(session_id=session.pk)
         session.input_disabled = _input_disabled(request.user, session)
         session.tool_calls = selectors.session_tool_calls(session=session, user=request.user)
+        session.feedback = selectors.session_feedback(session=session, user=request.user)
         data = SessionWithInputSerializer(session).data
         if session.user_id != request.user.pk:
             data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
@@ -429,6 +475,26 @@ class MessageCancelView(APIView):
         return Response(ChatMessageSerializer(message).data)
 
 
+class FeedbackView(APIView):
+    """Your thumbs up or down on an answer you may read, with an optional comment."""
+
+    def _answer(self, request, message_id) -> ChatMessage:
+        return message_for(user=request.user, message_id=message_id, need=Access.READ)
+
+    @extend_schema(request=FeedbackSerializer, responses={200: FeedbackSerializer}, summary="Rate an answer")
+    def put(self, request, message_id):
+        message = self._answer(request, message_id)
+        data = FeedbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        feedback = services.feedback_give(message=message, user=request.user, **data.validated_data)
+        return Response(FeedbackSerializer(feedback).data)
+
+    @extend_schema(responses={204: None}, summary="Take your rating back")
+    def delete(self, request, message_id):
+        services.feedback_withdraw(message=self._answer(request, message_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class _ToolCallDecisionView(APIView):
     approve: bool
 
@@ -492,6 +558,34 @@ class AgentToolCallApproveView(_AgentToolCallDecisionView):
 )
 class AgentToolCallRejectView(_AgentToolCallDecisionView):
     approve = False
+
+
+class ModelOptionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    reasoning = serializers.BooleanField(help_text="Whether it takes options.reasoning_effort.")
+
+
+class ModelsView(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "ModelList",
+            {
+                "models": ModelOptionSerializer(many=True),
+                "default": serializers.CharField(),
+                "reasoning_efforts": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+        summary="The models you may pick for a message (options.model)",
+    )
+    def get(self, request):
+        return Response(
+            {
+                "models": [option.as_dict() for option in model_choice.available()],
+                "default": model_choice.default().id,
+                "reasoning_efforts": list(model_choice.REASONING_EFFORTS),
+            }
+        )
 
 
 class ActionSerializer(serializers.Serializer):

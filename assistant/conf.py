@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     # Titles written by the model after the first answer: None is on with a real model
     # and off with the demo model.
     "MODEL_TITLES": None,
+    # The models users may pick, the default first: [{"id", "label", "reasoning"}]; empty:
+    # OPENAI_MODEL alone.
+    "MODELS": [],
     "APPROVAL_POLL_INTERVAL": 0.3,
     # Seconds a writing tool's call over MCP (with a key without write permission)
     # waits for the user's approval in the chat page.

@@ -7,9 +7,11 @@ again may help.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,30 @@ class ChatResult:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     #: The tools run while answering: ``{"call_id", "name", "ok"}`` each.
     tool_runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: The model (and reasoning effort) the answer being made uses: set by ``choosing``.
+_choice: ContextVar[tuple[str, str | None] | None] = ContextVar("model_choice", default=None)
+
+
+@contextlib.contextmanager
+def choosing(model: str, reasoning_effort: str | None = None) -> Iterator[None]:
+    """Inside the block, model calls use ``model`` (and pass ``reasoning_effort``)."""
+    token = _choice.set((model, reasoning_effort))
+    try:
+        yield
+    finally:
+        _choice.reset(token)
+
+
+def _chosen(model: str | None, request: dict[str, Any]) -> str:
+    """The model of a call, and its reasoning effort put in ``request``."""
+    chosen = _choice.get()
+    if model is None and chosen is not None:
+        model, effort = chosen
+        if effort:
+            request["reasoning_effort"] = effort
+    return model or settings.OPENAI_MODEL
 
 
 def is_demo() -> bool:
@@ -141,17 +167,13 @@ def stream_chat(
     tool_choice: str | None = None,
 ) -> ChatResult:
     """Stream one answer. Raises ``LLMError`` or ``Cancelled``."""
-    model = model or settings.OPENAI_MODEL
     parts: list[str] = []
     usage: dict[str, int] = {}
     finish_reason = None
     tool_calls: dict[int, dict[str, Any]] = {}
-    request: dict[str, Any] = {
-        "model": model,
-        "messages": messages,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    request: dict[str, Any] = {"messages": messages, "stream": True}
+    request["stream_options"] = {"include_usage": True}
+    model = request["model"] = _chosen(model, request)
     if tools:
         request["tools"] = tools
         if tool_choice is not None:
@@ -203,8 +225,8 @@ def complete(
 ) -> ChatResult:
     """One answer, not streamed (for prompt-backed actions); ``response_format`` as the
     OpenAI API takes it (``{"type": "json_schema", ...}``). Raises ``LLMError``."""
-    model = model or settings.OPENAI_MODEL
-    request: dict[str, Any] = {"model": model, "messages": messages}
+    request: dict[str, Any] = {"messages": messages}
+    model = request["model"] = _chosen(model, request)
     if response_format is not None:
         request["response_format"] = response_format
     try:

@@ -179,6 +179,38 @@ class ToolCall(models.Model):
         return f"{self.name} ({self.status})"
 
 
+class Feedback(models.Model):
+    """A user's thumbs up or down on one answer, with an optional comment; one per user
+    and answer (a second rating replaces the first)."""
+
+    class Rating(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
+    COMMENT_MAX_LENGTH = 2_000
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    comment = models.TextField(blank=True, default="")
+    #: The model that wrote the answer, for evaluation by model.
+    model = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="feedback_once_per_user"),
+            models.CheckConstraint(
+                condition=models.Q(rating__in=["up", "down"]), name="feedback_rating_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["rating", "created_at"], name="feedback_rating_created")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on {self.message_id}"
+
+
 class Disclaimer(models.Model):
     """The text a user accepts before using the assistant; one version is active."""
 

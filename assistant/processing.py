@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import dispatch, llm, realtime, selectors, services, titles, tools
+from . import dispatch, llm, model_choice, realtime, selectors, services, titles, tools
 from .access import AccessRevoked, check_still_writable
 from .conf import assistant_settings
 from .dispatch import backoff, reconnect_delay
@@ -350,9 +350,11 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         return Outcome("error")
     extra_arguments = {"on_tool": on_tool} if _query_takes_on_tool(type(mode)) else {}
     try:
+        model, effort = model_choice.for_answer(message_meta=message.meta, session_meta=session.meta)
         with (
             tools.checking_access(lambda: check_still_writable(user=message.user, session=session)),
             tools.approving(functools.partial(_wait_for_decision, message, watcher, approved)),
+            llm.choosing(model, effort),
         ):
             result = mode.query(
                 session=session, message=message, on_delta=on_delta, should_stop=watcher, **extra_arguments

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import ChatMessage, ChatSession, ToolCall
+from .models import ChatMessage, ChatSession, Feedback, ToolCall
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
@@ -139,3 +139,33 @@ def agent_tool_calls_waiting(*, user) -> list[ToolCall]:
             expires_at__gt=timezone.now(),
         ).order_by("created_at")
     )
+
+
+def feedback_for_export(*, rating: str | None = None, model: str | None = None):
+    """Every rating with its answer and that answer's question, oldest first, as dicts;
+    a fixed number of queries however many rows, read in chunks."""
+    rows = Feedback.objects.select_related("message", "message__reply_to", "user").order_by(
+        "created_at", "id"
+    )
+    if rating:
+        rows = rows.filter(rating=rating)
+    if model:
+        rows = rows.filter(model=model)
+    for row in rows.iterator(chunk_size=500):
+        question = row.message.reply_to
+        yield {
+            "question": question.content if question is not None else None,
+            "answer": row.message.content,
+            "rating": row.rating,
+            "comment": row.comment,
+            "model": row.model,
+            "user": row.user.get_username(),
+            "session": str(row.message.session_id),
+            "message": str(row.message_id),
+            "created_at": row.created_at.isoformat(),
+        }
+
+
+def session_feedback(*, session: ChatSession, user) -> list[Feedback]:
+    """``user``'s ratings of the answers in ``session``."""
+    return list(Feedback.objects.filter(message__session=session, user_id=getattr(user, "pk", None)))

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .models import ChatMessage, ToolCall
+from .models import ChatMessage, Feedback, ToolCall
 
 
 class ChatMessageSerializer(serializers.ModelSerializer):
@@ -28,6 +28,16 @@ class ChatMessageSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    message = serializers.UUIDField(source="message_id", read_only=True)
+
+    class Meta:
+        model = Feedback
+        fields = ["message", "rating", "comment", "model", "created_at", "updated_at"]
+        read_only_fields = ["message", "model", "created_at", "updated_at"]
+        extra_kwargs = {"comment": {"max_length": Feedback.COMMENT_MAX_LENGTH, "required": False}}
 
 
 class ToolCallSerializer(serializers.ModelSerializer):

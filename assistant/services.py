@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from . import llm, realtime
+from . import llm, model_choice, realtime
 from .conf import assistant_settings
 from .dispatch import enqueue_message
 from .exceptions import (
@@ -39,6 +39,7 @@ from .models import (
     ChatSession,
     Disclaimer,
     DisclaimerAcceptance,
+    Feedback,
     ToolCall,
     title_max_length,
 )
@@ -109,9 +110,11 @@ def session_create(
     code: str | None = None,
 ) -> ChatSession:
     """A session about ``subject`` (any saved model instance, or none) filed under
-    ``scope``, and its first (pending) user message, in one transaction."""
+    ``scope``, and its first (pending) user message, in one transaction. ``meta`` may
+    choose the model (``{"model", "reasoning_effort"}``, checked)."""
     if meta is not None:
         check_json_limits(meta, field="meta")
+        model_choice.checked(meta, field="meta")
     with transaction.atomic():
         session = ChatSession.objects.create(
             mode=mode,
@@ -261,17 +264,23 @@ def message_save(
     return message
 
 
-def message_send(*, session: ChatSession, user, content: str, options: dict | None = None) -> ChatMessage:
+def message_send(
+    *, session: ChatSession, user, content: str, options: dict | None = None, choice: dict | None = None
+) -> ChatMessage:
     """A user's new message in an existing session; its options (for instance
-    ``{"logs": true}``) are kept on the message for the mode's query."""
+    ``{"logs": true}``) are kept on the message for the mode's query, and its model
+    choice (``{"model", "reasoning_effort"}``, checked by ``model_choice``) on the
+    message and, remembered for the next ones, on the session."""
     if options:
         check_json_limits(options, field="options")
+    choice = model_choice.checked(choice, field="options") if choice else {}
     return message_save(
         session=session,
         role=Role.USER,
         content=content,
         user=user,
-        message_meta={"options": options} if options else None,
+        meta=choice or None,
+        message_meta={**({"options": options} if options else {}), **choice} or None,
     )
 
 
@@ -336,6 +345,27 @@ def message_cancel(*, message: ChatMessage) -> ChatMessage:
         cache.set(cancel_key(locked.pk), True, 3600)
         _publish_status(locked)
     return locked
+
+
+# --- Feedback ---------------------------------------------------------------------------
+
+
+def feedback_give(*, message: ChatMessage, user, rating: str, comment: str = "") -> Feedback:
+    """``user``'s thumbs up or down on an answer (replacing their earlier one), with the
+    model that wrote it. Only answers take feedback (``InvalidInput`` otherwise)."""
+    if message.role != Role.ASSISTANT:
+        raise InvalidInput("Only an answer takes feedback.")
+    if rating not in Feedback.Rating.values:
+        raise InvalidInput({"rating": ["Give up or down."]})
+    model = message.usage_rows.values_list("model", flat=True).first() or ""
+    feedback, _ = Feedback.objects.update_or_create(
+        message=message, user=user, defaults={"rating": rating, "comment": comment, "model": model}
+    )
+    return feedback
+
+
+def feedback_withdraw(*, message: ChatMessage, user) -> None:
+    Feedback.objects.filter(message=message, user=user).delete()
 
 
 # --- Writing tools' approvals ---------------------------------------------------------

@@ -11,7 +11,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from rest_framework import serializers
 
-from assistant import llm, prompts, selectors, services
+from assistant import llm, model_choice, prompts, selectors, services
 from assistant.access_levels import Access
 from assistant.exceptions import USAGE_LIMIT_TEXT, Conflict, InvalidInput, PermissionDenied
 from assistant.models import ChatMessage, ChatSession
@@ -185,8 +185,16 @@ class ModeBehaviour:
         return {}
 
     def save_message(self, *, session: ChatSession, user, content: str, options=None) -> ChatMessage:
+        """Save the question; its options' ``model`` and ``reasoning_effort`` (any mode's)
+        are taken out before the mode's own ``query_options`` reads the rest."""
+        options = dict(options) if isinstance(options, dict) else options
+        choice = model_choice.pop_choice(options)
         return services.message_send(
-            session=session, user=user, content=content, options=self.query_options(options) or None
+            session=session,
+            user=user,
+            content=content,
+            options=self.query_options(options) or None,
+            choice=choice,
         )
 
     #: The registered tools (``assistant.tools``, each app's ``ai_tools``) the model may

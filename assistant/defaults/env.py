@@ -131,6 +131,8 @@ AI_MAX_IN_FLIGHT_PER_SESSION = env.int("AI_MAX_IN_FLIGHT_PER_SESSION", 1, valida
 AI_REQUIRE_DISCLAIMER = env.bool("AI_REQUIRE_DISCLAIMER", True)
 #: Titles written by the model after the first answer; unset: on with a real model.
 AI_MODEL_TITLES = env.bool("AI_MODEL_TITLES", None)
+#: The models users may pick, as JSON: [{"id": "gpt-4o-mini", "label": "GPT-4o mini"}, ...].
+AI_MODELS = env.json("AI_MODELS", [])
 #: Failed logins from one client address before it is locked out, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, validate=Range(min=1))
 LOGIN_COOLOFF = env.int("LOGIN_COOLOFF", 15, validate=Range(min=1))

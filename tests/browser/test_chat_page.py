@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -575,4 +576,80 @@ def test_an_agents_write_waiting_for_approval_is_shown_and_approved(page, served
     waiting.locator("button", has_text="Approve").click()
     expect(page.locator("#agent-calls")).to_be_hidden()
     assert ToolCall.objects.get(pk=call.pk).status == "approved"
+    assert page.errors == []
+
+
+@pytest.fixture
+def served_with_models(process_env, model_server, tmp_path):
+    env = {
+        **process_env,
+        "OPENAI_BASE_URL": model_server.url,
+        "OPENAI_API_KEY": "test-key",
+        "AI_MODELS": json.dumps(
+            [{"id": "fast", "label": "Fast"}, {"id": "thinker", "label": "Thinker", "reasoning": True}]
+        ),
+    }
+    yield from serve(env, tmp_path)
+
+
+def test_pick_a_model_and_an_effort_and_the_conversation_keeps_them(
+    page, served_with_models, model_server, user, job, accepted
+):
+    model_server.script(Reply(text="Thought hard."), Reply(text="Still the thinker."))
+    log_in(page, served_with_models.url, "alice")
+    expect(page.locator("#model-picker")).to_be_visible()
+    expect(page.locator("#effort-picker")).to_be_hidden()  # Fast takes none
+    page.select_option("#model-picker", "thinker")
+    expect(page.locator("#effort-picker")).to_be_visible()
+    page.select_option("#effort-picker", "high")
+    send(page, "Think about my job")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    assert (model_server.requests[0]["model"], model_server.requests[0]["reasoning_effort"]) == (
+        "thinker",
+        "high",
+    )
+
+    page.reload()  # the conversation remembers the choice
+    expect(page.locator("#model-picker")).to_have_value("thinker")
+    expect(page.locator("#effort-picker")).to_have_value("high")
+    send(page, "And again")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(2, timeout=30_000)
+    assert model_server.requests[1]["model"] == "thinker"
+    assert page.errors == []
+
+
+def test_the_conversation_downloads_as_markdown(page, served_with_model, model_server, user, job, accepted):
+    model_server.script(Reply(text="Check **state.data**."))
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Why does it fail?")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    with page.expect_download() as download:
+        page.click("#export-markdown")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "why-does-it-fail.md"
+    assert "## You · " in text and "Why does it fail?" in text and "Check **state.data**." in text
+    assert page.errors == []
+
+
+def test_rate_an_answer_with_a_comment_and_see_it_after_a_reload(
+    page, served_with_model, model_server, user, job, accepted
+):
+    from assistant.models import Feedback
+
+    model_server.script(Reply(text="Check state.data."))
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Why does it fail?")
+    answer = page.locator(".message.assistant:not(.streaming)")
+    expect(answer).to_have_count(1, timeout=30_000)
+    answer.get_by_role("button", name="Bad answer").click()
+    expect(answer.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "true")
+    answer.locator(".feedback-comment").fill("It was state.body.")
+    answer.locator(".save-comment").click()
+    expect(page.locator("#notice")).to_have_text("Thanks for your feedback.")
+    feedback = Feedback.objects.get()
+    assert (feedback.rating, feedback.comment, feedback.user) == ("down", "It was state.body.", user)
+    page.reload()
+    answer = page.locator(".message.assistant")
+    expect(answer.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "true")
+    expect(answer.locator(".feedback-comment")).to_have_value("It was state.body.")
     assert page.errors == []

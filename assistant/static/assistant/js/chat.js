@@ -16,6 +16,7 @@
     session: null, // the open conversation
     messages: new Map(), // id -> message, in the open conversation
     streams: new Map(), // user message id -> {text, tools, node}
+    feedback: new Map(), // answer id -> {rating, comment}: this user's
     socket: null,
     lastSeq: 0,
     reconnectDelay: 500,
@@ -316,10 +317,12 @@
     if (!content || input.disabled) return;
     setComposer({ disabled: "Sending…" });
     let result;
+    const choice = modelChoice();
     if (state.session) {
-      result = await api("POST", `/api/sessions/${state.session.id}/messages/`, { content });
+      const body = { content, ...(choice ? { options: choice } : {}) };
+      result = await api("POST", `/api/sessions/${state.session.id}/messages/`, body);
     } else {
-      const body = { mode: state.mode.id, content, ...startContext() };
+      const body = { mode: state.mode.id, content, ...startContext(), ...(choice ? { meta: choice } : {}) };
       result = await api("POST", "/api/sessions/", body);
     }
     const code = result.data && result.data.error;
@@ -381,6 +384,7 @@
     }
     state.session = session;
     state.session.input_disabled_other = otherReason(session.input_disabled);
+    state.feedback = new Map((session.feedback || []).map((f) => [f.message, f]));
     state.messages.clear();
     state.streams.clear();
     state.lastSeq = 0;
@@ -390,10 +394,13 @@
     $("composer").hidden = false;
     $("chat-title").textContent = session.title || "Untitled Chat";
     $("chat-mode").textContent = modeName(session.mode);
+    $("export-markdown").href = `${ROOT}api/sessions/${session.id}/export?format=markdown`;
+    $("export-json").href = `${ROOT}api/sessions/${session.id}/export?format=json`;
     const mode = state.modes.find((m) => m.id === session.mode);
     setComposer({ placeholder: mode ? mode.placeholder : "" });
     $("messages").replaceChildren();
     for (const message of session.messages) addMessage(message);
+    showModel(session.meta);
     // A write still waiting for this user's decision, should the stream's log not have it.
     for (const call of session.tool_calls || []) {
       if (call.status === "pending" && streaming(call.message_id)) {
@@ -451,6 +458,7 @@
     }
     parts.push(message.role === "user" ? el("div", { className: "text" }, message.content) : markdown(message.content));
     if (message.code) parts.push(templateBlock(message));
+    if (message.role === "assistant") parts.push(feedbackBlock(message));
     const badge = message.role === "user" && BADGES[message.status];
     if (badge) parts.push(el("span", { className: `badge ${message.status}` }, badge));
     if (message.status === "error") {
@@ -462,6 +470,34 @@
       parts.push(again);
     }
     node.replaceChildren(...parts);
+  }
+
+  // Thumbs up or down on an answer, and an optional comment.
+  function feedbackBlock(message) {
+    const mine = state.feedback.get(message.id) || {};
+    const block = el("div", { className: "feedback" });
+    for (const [rating, label, text] of [["up", "Good answer", "👍"], ["down", "Bad answer", "👎"]]) {
+      const button = el("button", { type: "button", className: `link rate ${rating}`, "aria-label": label,
+        "aria-pressed": String(mine.rating === rating) }, text);
+      button.addEventListener("click", () => rate(message, rating, mine.comment || ""));
+      block.append(button);
+    }
+    if (mine.rating) {
+      const comment = el("input", { type: "text", className: "feedback-comment", maxLength: 2000,
+        placeholder: "Tell us more (optional)", value: mine.comment || "" });
+      const save = el("button", { type: "button", className: "link save-comment" }, "Save");
+      save.addEventListener("click", () => rate(message, mine.rating, comment.value.trim()));
+      block.append(comment, save);
+    }
+    return block;
+  }
+
+  async function rate(message, rating, comment) {
+    const { ok, data } = await api("PUT", `/api/messages/${message.id}/feedback/`, { rating, comment });
+    if (!ok) return notify(errorText(data), "error");
+    state.feedback.set(message.id, { rating: data.rating, comment: data.comment });
+    notify(comment ? "Thanks for your feedback." : "");
+    renderMessage(message);
   }
 
   function templateBlock(message) {
@@ -807,6 +843,43 @@
     if (socket) socket.close(1000);
   }
 
+  // --- Model choice ----------------------------------------------------------------
+
+  async function loadModels() {
+    const { ok, data } = await api("GET", "/api/models/");
+    if (!ok) return;
+    state.models = data;
+    const picker = $("model-picker");
+    picker.replaceChildren(...data.models.map((m) => el("option", { value: m.id }, m.label)));
+    $("effort-picker").replaceChildren(el("option", { value: "" }, "Default effort"),
+      ...data.reasoning_efforts.map((e) => el("option", { value: e }, `Effort: ${e}`)));
+    picker.hidden = data.models.length < 2;
+    showModel(state.session && state.session.meta);
+  }
+
+  // The session's last choice (or the default) in the pickers.
+  function showModel(meta) {
+    if (!state.models) return;
+    const known = state.models.models.map((m) => m.id);
+    const chosen = meta && known.includes(meta.model) ? meta.model : state.models.default;
+    $("model-picker").value = chosen;
+    $("effort-picker").value = (meta && meta.model === chosen && meta.reasoning_effort) || "";
+    refreshEffort();
+  }
+
+  function refreshEffort() {
+    const model = state.models && state.models.models.find((m) => m.id === $("model-picker").value);
+    $("effort-picker").hidden = !(model && model.reasoning);
+  }
+
+  // What a message or a new conversation sends: only when there is a choice to make.
+  function modelChoice() {
+    if (!state.models || $("model-picker").hidden) return null;
+    const choice = { model: $("model-picker").value };
+    if (!$("effort-picker").hidden && $("effort-picker").value) choice.reasoning_effort = $("effort-picker").value;
+    return choice;
+  }
+
   // --- Writes outside agents made over MCP, waiting for this user -------------------
 
   const AGENT_CALLS_EVERY = 5000;
@@ -905,6 +978,8 @@
     $("mcp-url").textContent = `${location.origin}${ROOT}mcp/`;
     $("api-keys").addEventListener("toggle", () => { if ($("api-keys").open) loadKeys(); });
     $("key-form").addEventListener("submit", makeKey);
+    $("model-picker").addEventListener("change", refreshEffort);
+    loadModels();
     loadAgentCalls();
     setInterval(loadAgentCalls, AGENT_CALLS_EVERY);
     document.addEventListener("visibilitychange", loadAgentCalls);
