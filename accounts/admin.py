@@ -5,6 +5,17 @@ from django.utils import timezone
 from .models import ApiKey, Login, User
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """An admin of rows the product writes: staff read them (and may delete them), but
+    neither add nor change them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     fieldsets = (
@@ -16,7 +27,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Login)
-class LoginAdmin(admin.ModelAdmin):
+class LoginAdmin(RecordAdmin):
     """Signed-in API clients; deleting one logs it out (every token of it stops working)."""
 
     list_display = ("user", "created_at", "expires_at")
@@ -24,15 +35,9 @@ class LoginAdmin(admin.ModelAdmin):
     search_fields = ("user__username",)
     readonly_fields = ("id", "user", "created_at", "expires_at")
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(RecordAdmin):
     """Users' API keys (only a hint of each is kept); revoking one ends it at once."""
 
     list_display = ("name", "user", "hint", "can_write", "created_at", "last_used_at", "revoked_at")
@@ -47,9 +52,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} key(s) revoked.")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from accounts.admin import RecordAdmin
+
 from . import services
 from .exceptions import Conflict
 from .models import AIUsage, ChatMessage, ChatSession, Disclaimer, Feedback, ToolCall
@@ -126,25 +128,19 @@ class DisclaimerAdmin(admin.ModelAdmin):
 
 
 @admin.register(AIUsage)
-class AIUsageAdmin(admin.ModelAdmin):
+class AIUsageAdmin(RecordAdmin):
     list_display = ("created_at", "user", "scope", "source", "model", "total_tokens")
     list_filter = ("source", "model")
     list_select_related = ("user",)
     search_fields = ("user__username", "model", "scope")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(admin.ModelAdmin):
+class ToolCallAdmin(RecordAdmin):
     """Writing tools' calls and their decisions: a record, not something to edit."""
 
     list_display = ("created_at", "name", "status", "user", "decided_at", "message")
@@ -155,15 +151,9 @@ class ToolCallAdmin(admin.ModelAdmin):
                        "decided_at", "expires_at", "created_at")  # fmt: skip
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(RecordAdmin):
     """Users' ratings of answers; ``manage.py export_feedback`` writes them as JSONL."""
 
     list_display = ("created_at", "rating", "model", "user", "comment", "message")
@@ -172,9 +162,3 @@ class FeedbackAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "comment", "model")
     readonly_fields = ("message", "user", "rating", "comment", "model", "created_at", "updated_at")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

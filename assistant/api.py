@@ -500,7 +500,10 @@ class _ToolCallDecisionView(APIView):
 
     def post(self, request, message_id, call_id):
         call = services.tool_call_decide(
-            user=request.user, message_id=message_id, call_id=call_id, approve=self.approve
+            user=request.user,
+            message=_message_for(request, message_id),
+            call_id=call_id,
+            approve=self.approve,
         )
         return Response(ToolCallSerializer(call).data)
 

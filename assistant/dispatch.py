@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +54,15 @@ def tracking_unqueued() -> Iterator[list[str]]:
         yield _unqueued.get()
     finally:
         _unqueued.reset(token)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of a task's work came to: its ``state`` (the work's own words, such
+    as success, error, skipped, handled) and, to be run again, ``retry_in`` seconds."""
+
+    state: str
+    retry_in: float | None = None
 
 
 #: What a task name runs when this process does the work (the embedded default).

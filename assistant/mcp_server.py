@@ -86,7 +86,7 @@ def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool
     """Run one tool as the caller; ``(ok, text)``. ``LookupError`` for an unknown tool."""
     from .access_levels import REVOKED_TEXT, AccessRevoked
     from .tools import ToolContext, ToolError, check_arguments, checking_access
-    from .tools.running import EVENT_RESULT_MAX_LENGTH, _as_text
+    from .tools.running import EVENT_RESULT_MAX_LENGTH, as_text
 
     tools = {tool.name: tool for tool in offered_tools()}
     tool = tools.get(name)
@@ -112,7 +112,7 @@ def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool
                 if not caller.can_write:
                     call = _approved_by_the_user(user, tool.name, checked, preview)
                     context.check_access()
-            ok, text = True, _as_text(tool.function(context, checked))
+            ok, text = True, as_text(tool.function(context, checked))
             if call is not None:
                 services.tool_call_record(call_id=call.pk, ok=ok, text=text[:EVENT_RESULT_MAX_LENGTH])
             return ok, text

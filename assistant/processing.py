@@ -46,12 +46,9 @@ MODE_UNAVAILABLE_TEXT = "This assistant mode is not available any more."
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    # skipped, success, error, cancelled, superseded (a newer attempt took the message),
-    # retry (a transient model error), interrupted (the database connection broke)
-    state: str
-    retry_in: float | None = None
+#: A run's states: skipped, success, error, cancelled, superseded (a newer attempt took
+#: the message), retry (a transient model error), interrupted (the connection broke).
+Outcome = dispatch.Outcome
 
 
 # --- A run's lease and the process's heartbeat -----------------------------------

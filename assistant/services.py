@@ -404,16 +404,14 @@ def tool_call_propose(
     return call
 
 
-def tool_call_decide(*, user, message_id, call_id: str, approve: bool) -> ToolCall:
-    """The asker's decision on a pending call of an answer still being made. The
-    question must be one the user may still ask in (404 or 403 otherwise, as every
-    message action); a call already decided, expired, or of an answer no longer in
-    progress is a ``Conflict``."""
-    from .access import message_for
-
-    message = message_for(user=user, message_id=message_id)
+def tool_call_decide(*, user, message: ChatMessage, call_id: str, approve: bool) -> ToolCall:
+    """The asker's decision on a pending call of an answer still being made (``message``
+    is one the caller found the user may still ask in). Anyone but the asker gets
+    ``NotFound``; a call already decided, expired, or of an answer no longer in progress
+    is a ``Conflict``."""
     calls = ToolCall.objects.filter(message=message, call_id=call_id, user_id=user.pk)
-    return _decide(calls, approve=approve, waited_on=lambda call: message.status == Status.PROCESSING)
+    calls = calls.select_related("message")
+    return _decide(calls, approve=approve, waited_on=lambda call: call.message.status == Status.PROCESSING)
 
 
 def tool_call_propose_for_agent(

@@ -86,8 +86,6 @@ def title_session(session_id: str) -> str | None:
 
 
 @dispatch.runs_here(TITLE_SESSION)
-def _title_here(session_id: str, *, retries_done: int):
-    from .processing import Outcome
-
+def _title_here(session_id: str, *, retries_done: int) -> dispatch.Outcome:
     title_session(session_id)
-    return Outcome("success")
+    return dispatch.Outcome("success")

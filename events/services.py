@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -15,7 +14,7 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, PeriodicTasks
 
 from assistant import dispatch
-from assistant.dispatch import backoff
+from assistant.dispatch import Outcome, backoff
 from assistant.llm import LLMError
 
 from .conf import event_queue, events_settings, max_retries
@@ -104,10 +103,8 @@ def event_enqueue(*, event_id, type: str = "", countdown: float = 0, retries_don
     )
 
 
-@dataclass(frozen=True)
-class RouteOutcome:
-    state: str  # skipped, handled, unhandled, failed, retry
-    retry_in: float | None = None
+#: A routing's states: skipped, handled, unhandled, failed, retry.
+RouteOutcome = Outcome
 
 
 def event_claim(*, event_id) -> EventRow | None:

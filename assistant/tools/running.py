@@ -213,7 +213,7 @@ class _Encoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, cls=_Encoder, ensure_ascii=False)
@@ -252,7 +252,7 @@ def _run_one(
         if tool.writes:
             _approved(tool, context, call_id, arguments)
             context.check_access()  # the decision may come minutes later
-        text = _truncate(_as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
+        text = _truncate(as_text(tool.function(context, arguments)), RESULT_MAX_LENGTH)
         run = ToolRun(call_id, name, True, text, shown)
     except AccessRevoked:
         if on_tool is not None:

@@ -94,7 +94,7 @@ def test_an_approved_change_runs_and_the_answer_goes_on(
     assert approval["arguments"] == {"job_id": job.pk, "code": NEW_CODE}
     assert "-fn(state => state);\n+fn(state => ({ ...state, fixed: true }));" in approval["preview"]["diff"]
 
-    services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=True)
+    services.tool_call_decide(user=user, message=question, call_id="call_w", approve=True)
     assert answer.done() == "success"
     assert Job.objects.get(pk=job.pk).code == NEW_CODE
     [end] = of_type(events, "tool.end")
@@ -111,7 +111,7 @@ def test_an_approved_change_runs_and_the_answer_goes_on(
 def test_a_rejected_change_changes_nothing(question, job, user, proposes_a_change, events, model_server):
     answer = Answer(question)
     answer.waiting_call()
-    services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=False)
+    services.tool_call_decide(user=user, message=question, call_id="call_w", approve=False)
     assert answer.done() == "success"
     assert Job.objects.get(pk=job.pk).code == "fn(state => state);\n"
     [end] = of_type(events, "tool.end")
@@ -120,7 +120,7 @@ def test_a_rejected_change_changes_nothing(question, job, user, proposes_a_chang
                                                        "content": REJECTED_TEXT}  # fmt: skip
     assert ToolCall.objects.get().status == "rejected"
     with pytest.raises(Conflict, match="already rejected"):
-        services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=True)
+        services.tool_call_decide(user=user, message=question, call_id="call_w", approve=True)
 
 
 def test_a_change_nobody_decides_on_expires(question, job, user, proposes_a_change, events, settings):
@@ -131,7 +131,7 @@ def test_a_change_nobody_decides_on_expires(question, job, user, proposes_a_chan
     assert (end["ok"], end["error"]) == (False, EXPIRED_TEXT)
     assert ToolCall.objects.get().status == "expired"
     with pytest.raises(Conflict, match="no longer waiting"):
-        services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=True)
+        services.tool_call_decide(user=user, message=question, call_id="call_w", approve=True)
     assert Job.objects.get(pk=job.pk).code == "fn(state => state);\n"
 
 
@@ -142,7 +142,7 @@ def test_cancelling_while_a_change_waits_changes_nothing(question, job, user, pr
     assert answer.done() == "cancelled"
     assert ToolCall.objects.get().status == "expired"
     with pytest.raises(Conflict):
-        services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=True)
+        services.tool_call_decide(user=user, message=question, call_id="call_w", approve=True)
     assert Job.objects.get(pk=job.pk).code == "fn(state => state);\n"
 
 
@@ -150,12 +150,10 @@ def test_only_the_asker_decides(question, job, user, make_user, proposes_a_chang
     answer = Answer(question)
     answer.waiting_call()
     with pytest.raises(NotFound):
-        services.tool_call_decide(
-            user=make_user("mallory"), message_id=question.pk, call_id="call_w", approve=True
-        )
+        services.tool_call_decide(user=make_user("mallory"), message=question, call_id="call_w", approve=True)
     with pytest.raises(NotFound):
-        services.tool_call_decide(user=user, message_id=question.pk, call_id="other", approve=True)
-    services.tool_call_decide(user=user, message_id=question.pk, call_id="call_w", approve=False)
+        services.tool_call_decide(user=user, message=question, call_id="other", approve=True)
+    services.tool_call_decide(user=user, message=question, call_id="call_w", approve=False)
     assert answer.done() == "success"
 
 
