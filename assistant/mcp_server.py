@@ -125,6 +125,19 @@ def run_tool(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool
         return False, FAILED_TEXT
 
 
+def _run_tool_apart(caller: Caller, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    """``run_tool`` on a thread of its own (a call may wait minutes for an approval,
+    and must not hold up the process's one thread for synchronous code), with that
+    thread's database connection given back after it."""
+    from django.db import close_old_connections, connection
+
+    close_old_connections()
+    try:
+        return run_tool(caller, name, arguments)
+    finally:
+        connection.close()
+
+
 def _approved_by_the_user(user, name: str, arguments: dict[str, Any], preview: Any):
     """Wait for the user to approve a writing call an agent made (in the chat page or
     with ``POST /api/tool-calls/{id}/approve/``); the call, or ``ToolError`` when they
@@ -170,7 +183,9 @@ def _server():
 
     async def call_tool(ctx, params) -> types.CallToolResult:
         try:
-            ok, text = await sync_to_async(run_tool)(caller_of(ctx), params.name, params.arguments or {})
+            ok, text = await sync_to_async(_run_tool_apart, thread_sensitive=False)(
+                caller_of(ctx), params.name, params.arguments or {}
+            )
         except LookupError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         structured = None

@@ -183,6 +183,12 @@ def test_a_write_over_any_other_credential_waits_for_the_users_decision(
     waiting = Waiting(served, api_key(served, "alice"), {"job_id": alices_job.pk, "code": "new();"})
     call = waiting.call()
     assert Job.objects.get(pk=alices_job.pk).code == "old();"  # nothing yet
+
+    async def meanwhile():  # a waiting write holds up no other call
+        async with mcp_client(served.url, api_key(served, "alice")) as client:
+            return await asyncio.wait_for(client.call_tool("find_jobs", {}), timeout=10)
+
+    assert [job["name"] for job in run(meanwhile()).structured_content["results"]] == ["Fetch patients"]
     alice = {"Authorization": f"Bearer {token_of(served, 'alice')}"}
     mallory = {"Authorization": f"Bearer {token_of(served, 'mallory')}"}
     with httpx.Client(base_url=served.url, timeout=10) as http:
