@@ -120,6 +120,7 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 100, validate=R
 AI_USER_TOKEN_LIMIT = env.int("AI_USER_TOKEN_LIMIT", None, validate=Range(min=1))
 AI_PROJECT_TOKEN_LIMIT = env.int("AI_PROJECT_TOKEN_LIMIT", None, validate=Range(min=1))
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", 3, validate=Range(min=0))
+AI_MAX_ATTEMPTS = env.int("AI_MAX_ATTEMPTS", 6, validate=Range(min=1))
 AI_RETRY_BACKOFF = env.float("AI_RETRY_BACKOFF", 2.0, validate=Range(min=0, min_inclusive=False))
 AI_STUCK_AFTER = env.float("AI_STUCK_AFTER", 10.0, validate=Range(min=0, min_inclusive=False))
 AI_HEARTBEAT_INTERVAL = env.float("AI_HEARTBEAT_INTERVAL", 2.0, validate=Range(min=0, min_inclusive=False))

@@ -13,6 +13,7 @@ OPENAI_READ_TIMEOUT = 60.0
 # See assistant/conf.py for every key and its default.
 ASSISTANT = {
     "MAX_RETRIES": cfg.AI_MAX_RETRIES,
+    "MAX_ATTEMPTS": cfg.AI_MAX_ATTEMPTS,
     "BACKOFF": cfg.AI_RETRY_BACKOFF,
     "STUCK_AFTER": cfg.AI_STUCK_AFTER,
     "HEARTBEAT_INTERVAL": cfg.AI_HEARTBEAT_INTERVAL,
