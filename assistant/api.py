@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
-from . import actions, dispatch, export, idempotency, llm, model_choice, selectors, services
+from . import actions, dispatch, export, idempotency, llm, model_choice, realtime, selectors, services
 from .access import (
     Access,
     message_for,
@@ -271,6 +271,53 @@ class SessionsView(APIView):
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
+class SearchParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200, help_text="Words the messages say (the last may be cut short).")
+    offset = serializers.IntegerField(default=0, min_value=0)
+    limit = serializers.IntegerField(default=selectors.DEFAULT_LIMIT, min_value=1, max_value=50)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    session = ChatSessionSerializer()
+    message = serializers.UUIDField(
+        source="match.message_id", help_text="The session's best-matching message."
+    )
+    role = serializers.ChoiceField(ChatMessage.Role.choices, source="match.role")
+    snippet = serializers.CharField(
+        source="match.snippet",
+        help_text="HTML: the message's words around the match, escaped, matches in <mark>.",
+    )
+
+
+class SearchPageSerializer(serializers.Serializer):
+    results = SearchHitSerializer(many=True)
+    pagination = PaginationSerializer()
+
+
+class SearchView(APIView):
+    @extend_schema(
+        parameters=[SearchParamsSerializer],
+        responses=SearchPageSerializer,
+        summary="Your conversations that said these words, best match first, with snippets",
+    )
+    def get(self, request):
+        params = SearchParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        found = selectors.message_search(
+            sessions=sessions_visible_to(request.user),
+            query=params.validated_data["q"],
+            offset=params.validated_data["offset"],
+            limit=params.validated_data["limit"],
+        )
+        hits = [{"session": session, "match": match} for session, match in found["results"]]
+        return Response(
+            {
+                "results": SearchHitSerializer(hits, many=True).data,
+                "pagination": found["pagination"].as_dict(),
+            }
+        )
+
+
 class SessionUpdateSerializer(serializers.Serializer):
     title = StrictCharField(max_length=100, required=False)
     is_public = serializers.BooleanField(required=False)
@@ -284,9 +331,24 @@ class SessionWithInputSerializer(ChatSessionDetailSerializer):
         many=True, read_only=True, help_text="Your writing tools' calls here: waiting for you, or decided."
     )
     feedback = FeedbackSerializer(many=True, read_only=True, help_text="Your ratings of the answers here.")
+    leaf = serializers.UUIDField(
+        source="leaf_id", read_only=True, allow_null=True, help_text="The question ending the branch shown."
+    )
+    seq = serializers.IntegerField(
+        read_only=True,
+        help_text="Where the session's event stream stood when this was read: resume the websocket "
+        "or SSE stream after it to get every later change and nothing this already shows.",
+    )
 
     class Meta(ChatSessionDetailSerializer.Meta):
-        fields = [*ChatSessionDetailSerializer.Meta.fields, "input_disabled", "tool_calls", "feedback"]
+        fields = [
+            *ChatSessionDetailSerializer.Meta.fields,
+            "input_disabled",
+            "tool_calls",
+            "feedback",
+            "leaf",
+            "seq",
+        ]
         read_only_fields = fields
 
 
@@ -318,8 +380,7 @@ class SessionExportView(APIView):
             response = Response(data)
             name = export.filename(session, "json")
         else:
-            rows = list(session.messages.all())
-            text = export.as_markdown(session, data["messages"], rows)
+            text = export.as_markdown(session, data["messages"], session.conversation)
             response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
             name = export.filename(session, "md")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -330,6 +391,7 @@ class SessionDetailView(APIView):
     @extend_schema(responses=SessionWithInputSerializer, summary="A session with its messages")
     def get(self, request, session_id):
         session = _session_for(request, session_id)
+        seq = realtime.last_seq(session.pk)  # before the state is read: nothing is missed
         try:
             session = site.get(session.mode).get_session(session_id=session.pk)
         except NotRegistered:
@@ -337,6 +399,7 @@ class SessionDetailView(APIView):
         session.input_disabled = _input_disabled(request.user, session)
         session.tool_calls = selectors.session_tool_calls(session=session, user=request.user)
         session.feedback = selectors.session_feedback(session=session, user=request.user)
+        session.seq = seq
         data = SessionWithInputSerializer(session).data
         if session.user_id != request.user.pk:
             data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
@@ -457,15 +520,80 @@ class SessionApplyView(APIView):
 class MessageRetryView(APIView):
     @extend_schema(request=None, responses={200: ChatMessageSerializer})
     def post(self, request, message_id):
-        _require_configured()
         message = _message_for(request, message_id)
-        services.disclaimer_check(user=request.user)
-        with dispatch.tracking_unqueued() as unqueued:
-            message = services.message_retry(message=message)
-        data = ChatMessageSerializer(message).data
-        if unqueued:
-            raise QueueUnavailable(result=data)
-        return Response(data)
+        response = _queued(request, lambda: services.message_retry(message=message))
+        response.status_code = status.HTTP_200_OK
+        return response
+
+
+class ChoiceSerializer(serializers.Serializer):
+    options = serializers.DictField(
+        required=False, help_text="The model choice for the new answer: `model`, `reasoning_effort`."
+    )
+
+
+class MessageEditSerializer(ChoiceSerializer):
+    content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
+
+
+def _queued(request, start) -> Response:
+    """Run ``start`` (a service that queues a question) and answer with the question;
+    503 with it when no worker could be told (the sweeper hands it on)."""
+    _require_configured()
+    services.disclaimer_check(user=request.user)
+    with dispatch.tracking_unqueued() as unqueued:
+        message = start()
+    data = ChatMessageSerializer(message).data
+    if unqueued:
+        raise QueueUnavailable(result=data)
+    return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class MessageRegenerateView(APIView):
+    @extend_schema(
+        request=ChoiceSerializer,
+        responses={202: ChatMessageSerializer},
+        summary="A new answer to an answer's question (the earlier ones stay as versions)",
+    )
+    def post(self, request, message_id):
+        message = _message_for(request, message_id)
+        data = ChoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        choice = data.validated_data.get("options")
+        return _queued(request, lambda: services.message_regenerate(message=message, choice=choice))
+
+
+class MessageEditView(APIView):
+    @extend_schema(
+        request=MessageEditSerializer,
+        responses={202: ChatMessageSerializer},
+        summary="Ask a question again, changed: a new branch from there",
+    )
+    def post(self, request, message_id):
+        message = _message_for(request, message_id)
+        data = MessageEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _queued(
+            request,
+            lambda: services.message_edit(
+                message=message,
+                user=request.user,
+                content=data.validated_data["content"],
+                choice=data.validated_data.get("options"),
+            ),
+        )
+
+
+class MessageShowView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: SessionWithInputSerializer},
+        summary="Show this version of its turn (an answer, or a question's branch)",
+    )
+    def post(self, request, message_id):
+        message = _message_for(request, message_id)
+        services.message_show(message=message)
+        return SessionDetailView().get(request, message.session_id)
 
 
 class MessageCancelView(APIView):

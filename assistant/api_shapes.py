@@ -96,7 +96,12 @@ class ChatSessionSerializer(serializers.ModelSerializer):
 
 
 class ChatSessionDetailSerializer(ChatSessionSerializer):
-    messages = ChatMessageSerializer(many=True, read_only=True)
+    messages = ChatMessageSerializer(
+        many=True,
+        read_only=True,
+        source="conversation",
+        help_text="The branch shown, each question with its shown answer.",
+    )
 
     class Meta(ChatSessionSerializer.Meta):
         fields = [*ChatSessionSerializer.Meta.fields, "messages"]

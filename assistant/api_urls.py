@@ -13,8 +13,16 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
+    path(
+        "messages/<uuid:message_id>/regenerate/",
+        api.MessageRegenerateView.as_view(),
+        name="message-regenerate",
+    ),
+    path("messages/<uuid:message_id>/edit/", api.MessageEditView.as_view(), name="message-edit"),
+    path("messages/<uuid:message_id>/show/", api.MessageShowView.as_view(), name="message-show"),
     path("messages/<uuid:message_id>/feedback/", api.FeedbackView.as_view(), name="message-feedback"),
     path("models/", api.ModelsView.as_view(), name="models"),
+    path("search/", api.SearchView.as_view(), name="search"),
     path("actions/", api.ActionsView.as_view(), name="actions"),
     path("tool-calls/", api.AgentToolCallsView.as_view(), name="agent-tool-calls"),
     path(

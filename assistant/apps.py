@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _search_index_kept(sender, using="default", **kwargs) -> None:
+    from . import search
+
+    search.ensure_index(using)
 
 
 class AssistantConfig(AppConfig):
@@ -15,3 +22,4 @@ class AssistantConfig(AppConfig):
 
         site.autodiscover()
         actions.site.autodiscover()
+        post_migrate.connect(_search_index_kept, sender=self, dispatch_uid="assistant-search-index")

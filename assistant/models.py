@@ -6,6 +6,9 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.functional import cached_property
+
+from . import branches
 
 
 def title_max_length() -> int:
@@ -33,6 +36,11 @@ class ChatSession(models.Model):
     scope = models.CharField(max_length=100, blank=True, default="")
     is_public = models.BooleanField(default=False)
     meta = models.JSONField(default=dict, blank=True)
+    #: The question at the end of the branch being shown and continued: a new question
+    #: follows it, and the model sees the turns from the first question down to it.
+    leaf = models.ForeignKey(
+        "ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +55,12 @@ class ChatSession(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Session {self.pk}"
+
+    @cached_property
+    def conversation(self) -> list["ChatMessage"]:
+        """The messages shown: the branch ending at ``leaf``, each question with its
+        shown answer (``assistant.branches``), from the prefetched ``messages``."""
+        return branches.conversation(list(self.messages.all()), self.leaf_id)
 
 
 class ChatMessage(models.Model):
@@ -91,6 +105,16 @@ class ChatMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="reply",
         help_text="The user message this assistant message answers.",
+    )
+    #: A user message: the question before it on its branch (none for a first question);
+    #: questions with the same parent are versions of one turn (an edit starts another).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followers"
+    )
+    #: An assistant message: the question it is a version of the answer to. The shown
+    #: version is the one ``reply_to`` that question; regenerating keeps the others.
+    version_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="answers"
     )
     #: Processing attempts since the message was last queued by a person: every claim
     #: adds one, and the claiming run's writes are conditional on its number.

@@ -243,6 +243,17 @@ def publish(session_id, event_type: str, **data: Any) -> dict[str, Any]:
     return event
 
 
+def last_seq(session_id) -> int:
+    """Where the session's event log stands, 0 when it can't be read. A client that
+    reads the session's state after this and resumes its stream after it misses
+    nothing and replays nothing older than what it read."""
+    try:
+        return event_log().last_seq(str(session_id))
+    except Exception:  # noqa: BLE001  (the client then replays the log from the start)
+        logger.warning("Could not read the event log of session %s", session_id, exc_info=True)
+        return 0
+
+
 @contextlib.contextmanager
 def capture_events() -> Iterator[list[dict[str, Any]]]:
     """Collect the events published inside the block, for tests."""

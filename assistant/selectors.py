@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from . import search
 from .models import ChatMessage, ChatSession, Feedback, ToolCall
 
 Status = ChatMessage.Status
@@ -53,22 +55,14 @@ class PaginationMeta:
         }
 
 
-def visible_messages() -> QuerySet[ChatMessage]:
-    """A session's messages as shown: in order, cancelled ones hidden."""
-    return (
-        ChatMessage.objects.exclude(status=Status.CANCELLED)
-        .select_related("user")
-        .order_by("created_at", "id")
-    )
-
-
 def session_get(*, session_id, queryset: QuerySet[ChatSession] | None = None) -> ChatSession:
-    """One session with its visible messages and related rows, in two queries.
-    Raises ``ChatSession.DoesNotExist``."""
+    """One session with its messages (every branch and version: ``conversation`` is
+    the one shown) and related rows, in two queries. Raises ``ChatSession.DoesNotExist``."""
     queryset = queryset if queryset is not None else ChatSession.objects.all()
+    messages = ChatMessage.objects.select_related("user").order_by("created_at", "id")
     return (
         queryset.select_related("user")
-        .prefetch_related(Prefetch("messages", queryset=visible_messages()))
+        .prefetch_related(Prefetch("messages", queryset=messages))
         .get(pk=session_id)
     )
 
@@ -114,6 +108,20 @@ def session_search(
     if search:
         sessions = sessions.filter(title__icontains=search)
     return session_page(sessions, sort=sort, offset=max(0, int(offset)), limit=max(1, int(limit)))
+
+
+def message_search(
+    *, sessions: QuerySet[ChatSession], query: str, offset: int = 0, limit: int = DEFAULT_LIMIT
+):
+    """The sessions of ``sessions`` (those a user may read) whose messages say every
+    word of ``query``, best match first, each with the snippet of its best message:
+    ``{"results": [(session, match)], "pagination"}``. Three queries on either
+    database, however many sessions and messages (``assistant.search``)."""
+    offset, limit = max(0, int(offset)), max(1, int(limit))
+    found, total = search.matches(sessions=sessions, query=query, offset=offset, limit=limit)
+    rows = ChatSession.objects.select_related("user", "subject_type").in_bulk([m.session_id for m in found])
+    results = [(rows[uuid.UUID(m.session_id)], m) for m in found if uuid.UUID(m.session_id) in rows]
+    return {"results": results, "pagination": PaginationMeta(offset, limit, total)}
 
 
 def tool_call_status(*, call_id) -> str | None:

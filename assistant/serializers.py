@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import ChatMessage, Feedback, ToolCall
 
 
+class VersionsSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), help_text="Every version, oldest first.")
+    index = serializers.IntegerField(help_text="The shown one's place in ``ids``.")
+
+
 class ChatMessageSerializer(serializers.ModelSerializer):
     session = serializers.UUIDField(source="session_id", read_only=True)
+    parent = serializers.UUIDField(
+        source="parent_id",
+        read_only=True,
+        allow_null=True,
+        help_text="A question: the one before it on its branch.",
+    )
+    reply_to = serializers.UUIDField(
+        source="reply_to_id", read_only=True, allow_null=True, help_text="A shown answer: its question."
+    )
+    versions = serializers.SerializerMethodField(
+        help_text="In a session's conversation, when the turn has more than one version: the edits "
+        "of a question, or the answers to it. Null otherwise."
+    )
 
     class Meta:
         model = ChatMessage
@@ -25,9 +44,16 @@ class ChatMessageSerializer(serializers.ModelSerializer):
             "partial",
             "usage",
             "meta",
+            "parent",
+            "reply_to",
+            "versions",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(VersionsSerializer(allow_null=True))
+    def get_versions(self, message: ChatMessage) -> dict[str, Any] | None:
+        return getattr(message, "versions", None)
 
 
 class FeedbackSerializer(serializers.ModelSerializer):

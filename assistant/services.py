@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from . import llm, model_choice, realtime
+from . import branches, llm, model_choice, realtime
 from .conf import assistant_settings
 from .dispatch import enqueue_message
 from .exceptions import (
@@ -58,6 +58,8 @@ TITLE_TRAILING = ".!?,;:"
 
 Status = ChatMessage.Status
 Role = ChatMessage.Role
+#: ``message_save``'s default: a question follows the end of the branch shown.
+AT_LEAF = object()
 
 
 # --- The assistant's availability ------------------------------------------------
@@ -219,11 +221,16 @@ def message_save(
     meta: dict[str, Any] | None = None,
     message_meta: dict[str, Any] | None = None,
     reply_to: ChatMessage | None = None,
+    follows: Any = AT_LEAF,
     model: str = "",
     announce: bool = True,
 ) -> ChatMessage:
     """Insert a message, merge ``meta`` into the session's, count an assistant
     message's usage, and queue a pending user message once committed. All or nothing.
+
+    A question follows the session's ``leaf`` (or ``follows``: the question it comes
+    after, None for a first one) and becomes the leaf; an answer is a version of the
+    answer to ``reply_to``.
 
     ``announce=False`` leaves telling clients to the caller (processing announces a
     reply as ``message.completed``)."""
@@ -240,6 +247,13 @@ def message_save(
     with transaction.atomic():
         if role == Role.USER and status == Status.PENDING:
             in_flight_check(user=user, session=session)
+        if role == Role.USER:
+            # A question follows the end of the branch shown (the session row locked, so
+            # two questions sent at once never both follow the same one).
+            leaf = (
+                ChatSession.objects.select_for_update().filter(pk=session.pk).values_list("leaf", flat=True)
+            )
+            parent_id = leaf.first() if follows is AT_LEAF else getattr(follows, "pk", None)
         message = ChatMessage.objects.create(
             session=session,
             role=role,
@@ -250,10 +264,16 @@ def message_save(
             usage=usage or {},
             meta=message_meta or {},
             reply_to=reply_to,
+            version_of=reply_to,
+            parent_id=parent_id if role == Role.USER else None,
         )
         if meta:
             session.meta = {**session.meta, **meta}
-        session.save(update_fields=["meta", "updated_at"])
+        fields = ["meta", "updated_at"]
+        if role == Role.USER:
+            session.leaf = message
+            fields.append("leaf")
+        session.save(update_fields=fields)
         if role == Role.ASSISTANT and usage:
             usage_record(user=session.user, session=session, message=message, usage=usage, model=model)
         if announce:
@@ -311,20 +331,105 @@ def _publish_status(message: ChatMessage) -> None:
 def message_retry(*, message: ChatMessage) -> ChatMessage:
     """Back to pending and queued again, atomically. Only failed or cancelled messages."""
     with transaction.atomic():
-        locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
+        locked = ChatMessage.objects.select_for_update().select_related("session").get(pk=message.pk)
         if locked.role != Role.USER or locked.status not in (Status.ERROR, Status.CANCELLED):
             raise Conflict("Only a failed or cancelled user message can be retried.")
-        usage_check(user=locked.user, scope=locked.session.scope)
-        in_flight_check(user=locked.user, session=locked.session)
-        locked.status = Status.PENDING
-        locked.error = locked.partial = ""
-        locked.attempts = 0
-        locked.processing_started_at = locked.processing_completed_at = locked.heartbeat_at = None
-        locked.save()
-        cache.delete(cancel_key(locked.pk))
-        _publish_status(locked)
-        transaction.on_commit(lambda: enqueue_message(locked.pk))
+        _answer_again(locked, {})
     return locked
+
+
+def _answer_again(question: ChatMessage, choice: dict[str, Any]) -> None:
+    """Queue ``question`` (locked) for a new answer: pending, with a fresh count of
+    attempts and the model ``choice`` (remembered on the session too)."""
+    session = question.session
+    usage_check(user=question.user, scope=session.scope)
+    in_flight_check(user=question.user, session=session)
+    question.status = Status.PENDING
+    question.error = question.partial = ""
+    question.attempts = 0
+    question.processing_started_at = question.processing_completed_at = question.heartbeat_at = None
+    if choice:
+        question.meta = {**question.meta, **choice}
+        session.meta = {**session.meta, **choice}
+        session.save(update_fields=["meta", "updated_at"])
+    question.save()
+    cache.delete(cancel_key(question.pk))
+    _publish_status(question)
+    transaction.on_commit(lambda: enqueue_message(question.pk))
+
+
+def message_regenerate(*, message: ChatMessage, choice: dict[str, Any] | None = None) -> ChatMessage:
+    """A new answer to the question that ``message`` (an answer) answers, with the
+    model ``choice`` if given; the earlier answers stay as versions of it. The question
+    goes back to pending and is queued, atomically; returns the question."""
+    choice = model_choice.checked(choice, field="options") if choice else {}
+    question_id = message.version_of_id or message.reply_to_id
+    if message.role != Role.ASSISTANT or question_id is None:
+        raise Conflict("Only an answer to a question can be regenerated.")
+    with transaction.atomic():
+        question = ChatMessage.objects.select_for_update().select_related("session").get(pk=question_id)
+        if question.status != Status.SUCCESS:
+            raise Conflict("This question is being answered; wait for the answer or cancel it.")
+        ChatMessage.objects.filter(reply_to=question).update(reply_to=None)
+        _answer_again(question, choice)
+    return question
+
+
+def message_edit(
+    *, message: ChatMessage, user, content: str, choice: dict[str, Any] | None = None
+) -> ChatMessage:
+    """``message`` (a question) asked again as ``content``: a new question in its place
+    on a new branch, which becomes the one shown; the old question and the turns after
+    it stay on their branch. Keeps the old question's options; returns the new one."""
+    if message.role != Role.USER:
+        raise Conflict("Only a question can be edited.")
+    choice = model_choice.checked(choice, field="options") if choice else {}
+    kept = {key: value for key, value in (message.meta or {}).items() if key == "options"}
+    with transaction.atomic():
+        edited = message_save(
+            session=message.session,
+            role=Role.USER,
+            content=content,
+            user=user,
+            code=message.code,
+            meta=choice or None,
+            message_meta={**kept, **choice} or None,
+            follows=message.parent,
+        )
+        _publish_leaf(message.session_id, edited.pk)
+    return edited
+
+
+def message_show(*, message: ChatMessage) -> ChatSession:
+    """Show ``message``'s version of its turn: an answer becomes its question's shown
+    answer; a question's branch becomes the session's (down to its newest turn). The
+    model sees the shown branch from then on. Returns the session."""
+    with transaction.atomic():
+        session = ChatSession.objects.select_for_update().get(pk=message.session_id)
+        question = message
+        if message.role == Role.ASSISTANT:
+            if message.version_of_id is None:
+                raise Conflict("This message has no other versions.")
+            question = ChatMessage.objects.select_for_update().get(pk=message.version_of_id)
+            if question.status in (Status.PENDING, Status.PROCESSING):
+                raise Conflict("This question is being answered; wait for the answer or cancel it.")
+            if message.reply_to_id is None:
+                ChatMessage.objects.filter(reply_to=question).update(reply_to=None)
+                ChatMessage.objects.filter(pk=message.pk).update(reply_to=question)
+        questions = list(
+            ChatMessage.objects.filter(session=session, role=Role.USER).only("pk", "parent", "created_at")
+        )
+        by_id = {row.pk: row for row in questions}
+        if question.pk not in {row.pk for row in branches.path(by_id, session.leaf_id)}:
+            session.leaf_id = branches.deepest(questions, by_id[question.pk]).pk
+            session.save(update_fields=["leaf", "updated_at"])
+        _publish_leaf(session.pk, session.leaf_id)
+    return session
+
+
+def _publish_leaf(session_id, leaf_id) -> None:
+    """Tell the session's pages that the conversation shown changed (they read it again)."""
+    transaction.on_commit(lambda: realtime.publish(session_id, "session.updated", leaf=str(leaf_id)))
 
 
 def cancel_key(message_id) -> str:
@@ -333,16 +438,22 @@ def cancel_key(message_id) -> str:
 
 def message_cancel(*, message: ChatMessage) -> ChatMessage:
     """Cancel a pending or processing message; its worker stops streaming within a
-    second and saves no reply, and the answer streamed so far is dropped."""
+    second and saves no reply, and the answer streamed so far is dropped. A question
+    being answered again (regenerated) goes back to the answer it had."""
     with transaction.atomic():
         locked = ChatMessage.objects.select_for_update().get(pk=message.pk)
         if locked.status not in (Status.PENDING, Status.PROCESSING):
             raise Conflict("Only a pending or processing message can be cancelled.")
-        locked.status = Status.CANCELLED
+        # A new answer to a question that had one: cancelling it keeps the one it had.
+        kept = locked.answers.order_by("-created_at").first() if locked.role == Role.USER else None
+        locked.status = Status.SUCCESS if kept is not None else Status.CANCELLED
         locked.partial = ""
         locked.processing_completed_at = timezone.now()
         locked.save(update_fields=["status", "partial", "processing_completed_at", "updated_at"])
         cache.set(cancel_key(locked.pk), True, 3600)
+        if kept is not None:
+            ChatMessage.objects.filter(pk=kept.pk).update(reply_to=locked)
+            _publish_leaf(locked.session_id, locked.session.leaf_id)
         _publish_status(locked)
     return locked
 

@@ -122,3 +122,58 @@ def test_a_database_from_before_the_projects_app_upgrades_with_every_session_on_
         )
     finally:
         migrate(*MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_conversations_from_before_branches_become_one_branch_each():
+    """Every question follows the one before it, the last is the session's leaf, and
+    each answer is the one version of its question's: the conversation reads as it did."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = migrate(("assistant", "0012_feedback"))
+    User = old.get_model("accounts", "User")
+    Session = old.get_model("assistant", "ChatSession")
+    Message = old.get_model("assistant", "ChatMessage")
+    alice = User.objects.create(username="alice-before-branches")
+    session = Session.objects.create(mode="job_code", user=alice)
+    empty = Session.objects.create(mode="job_code", user=alice)
+    start = timezone.now()
+    rows = {}
+    for n, (name, role, status, answers) in enumerate(
+        [
+            ("q1", "user", "success", None),
+            ("a1", "assistant", "success", "q1"),
+            ("q2", "user", "error", None),
+            ("q3", "user", "success", None),
+            ("a3", "assistant", "success", "q3"),
+        ]
+    ):
+        rows[name] = Message.objects.create(
+            session=session,
+            role=role,
+            status=status,
+            content=name,
+            user=alice if role == "user" else None,
+            reply_to=rows.get(answers),
+        )
+        Message.objects.filter(pk=rows[name].pk).update(created_at=start + timedelta(seconds=n))
+    try:
+        new = migrate(("assistant", "0013_conversation_branches"))
+        NewMessage = new.get_model("assistant", "ChatMessage")
+        NewSession = new.get_model("assistant", "ChatSession")
+
+        def parent(name):
+            return NewMessage.objects.get(pk=rows[name].pk).parent_id
+
+        assert (parent("q1"), parent("q2"), parent("q3")) == (None, rows["q1"].pk, rows["q2"].pk)
+        assert NewMessage.objects.get(pk=rows["a3"].pk).version_of_id == rows["q3"].pk
+        assert NewMessage.objects.get(pk=rows["a1"].pk).version_of_id == rows["q1"].pk
+        assert NewSession.objects.get(pk=session.pk).leaf_id == rows["q3"].pk
+        assert NewSession.objects.get(pk=empty.pk).leaf_id is None
+    finally:
+        migrate(*MigrationExecutor(connection).loader.graph.leaf_nodes())
+    from assistant.selectors import session_get
+
+    shown = [m.content for m in session_get(session_id=session.pk).conversation]
+    assert shown == ["q1", "a1", "q2", "q3", "a3"]

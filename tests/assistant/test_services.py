@@ -222,8 +222,8 @@ def test_a_session_has_its_messages_in_order_without_cancelled_ones(user, django
     services.message_save(session=session, role="user", content="third", user=user)
     with django_assert_num_queries(2):
         loaded = selectors.session_get(session_id=session.pk)
-        contents = [m.content for m in loaded.messages.all()]
-        users = [m.user for m in loaded.messages.all()]
+        contents = [m.content for m in loaded.conversation]
+        users = [m.user for m in loaded.conversation]
         assert loaded.scope and loaded.user.username
     assert contents == ["first", "second", "third"]
     assert users == [user, None, user]

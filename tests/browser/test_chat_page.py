@@ -375,6 +375,9 @@ def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
 ):
     for i in range(25):
         ChatSession.objects.create(mode="job_code", user=user, **f.about(job), title=f"Chat {i:02d}")
+    seventh = ChatSession.objects.get(title="Chat 07")
+    services.message_save(session=seventh, role="assistant", content="The patients registry timed out.")
+    ChatSession.objects.filter(pk=seventh.pk).update(updated_at=ChatSession.objects.get(title="Chat 06").updated_at)
     stranger = make_user("mallory")
     hidden = ChatSession.objects.create(
         mode="job_code", user=stranger, **f.about(job), title="Mallory's secret"
@@ -391,8 +394,10 @@ def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
 
     page.select_option("#session-sort", "asc")
     expect(items.first).to_contain_text("Chat 00")
-    page.fill("#session-search", "Chat 07")
+    page.fill("#session-search", "registr")  # a word of what was said, as it is typed
     expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("Chat 07")
+    expect(items.first.locator(".session-snippet mark")).to_have_text("registry")
 
     items.first.get_by_role("button", name="Rename").click()
     page.keyboard.press("Control+A")
@@ -652,4 +657,48 @@ def test_rate_an_answer_with_a_comment_and_see_it_after_a_reload(
     answer = page.locator(".message.assistant")
     expect(answer.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "true")
     expect(answer.locator(".feedback-comment")).to_have_value("It was state.body.")
+    assert page.errors == []
+
+
+def test_regenerate_and_switch_versions_then_edit_and_switch_branches(
+    page, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(
+        Reply(text="First answer."),
+        Reply(chunks=["Second ", "answer."], chunk_delay=0.2),
+        Reply(text="Answer to the edit."),
+    )
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Why does it fail?")
+    answer = page.locator(".message.assistant:not(.streaming)")
+    expect(answer).to_have_text(re.compile("First answer."), timeout=30_000)
+
+    answer.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(".message.streaming")).to_have_count(1, timeout=10_000)
+    expect(answer).to_have_text(re.compile("Second answer."), timeout=30_000)
+    expect(answer.locator(".versions")).to_have_text("2 / 2")
+    answer.get_by_role("button", name="Previous version").click()
+    expect(answer).to_have_text(re.compile("First answer."))
+    expect(answer.locator(".versions")).to_have_text("1 / 2")
+    page.reload()  # the version shown is kept
+    expect(page.locator(".message.assistant")).to_have_text(re.compile("First answer."))
+    question = ChatMessage.objects.get(role="user")
+    assert question.reply.content == "First answer."
+
+    page.locator(".message.user").get_by_role("button", name="Edit").click()
+    page.fill(".edit-input", "Why does it fail on Mondays?")
+    page.locator(".edit-form").get_by_role("button", name="Send").click()
+    expect(page.locator(".message.user .text")).to_have_text("Why does it fail on Mondays?", timeout=10_000)
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_text(
+        re.compile("Answer to the edit."), timeout=30_000
+    )
+    expect(page.locator(".message.user .versions")).to_have_text("2 / 2")
+    # The model saw the edited question without the first branch's turns.
+    sent = [m["content"] for m in model_server.requests[-1]["messages"]]
+    assert not any("First answer." in text or "Second answer." in text for text in sent)
+
+    page.locator(".message.user").get_by_role("button", name="Previous version").click()
+    expect(page.locator(".message.user .text")).to_have_text("Why does it fail?")
+    expect(page.locator(".message.assistant")).to_have_text(re.compile("First answer."))
+    expect(page.locator(".message.user .versions")).to_have_text("1 / 2")
     assert page.errors == []

@@ -104,18 +104,25 @@
 
   // --- Conversation list ----------------------------------------------------------
 
+  // The conversations, newest first; with words in the search box, those that said
+  // them (in any message), best match first, each with where it said them.
   async function loadSessions({ reset }) {
     if (reset) state.list.offset = 0;
-    const query = new URLSearchParams({
-      offset: state.list.offset, limit: PAGE_SIZE, sort: state.list.sort,
-    });
-    if (state.list.search) query.set("search", state.list.search);
-    const { ok, data } = await api("GET", `/api/sessions/?${query}`);
+    const words = state.list.search;
+    const query = new URLSearchParams({ offset: state.list.offset, limit: PAGE_SIZE });
+    if (words) query.set("q", words); else query.set("sort", state.list.sort);
+    const { ok, data } = await api("GET", words ? `/api/search/?${query}` : `/api/sessions/?${query}`);
     if (!ok) return notify(errorText(data), "error");
+    if (words !== state.list.search) return; // a later search is on its way
     const list = $("session-list");
     if (reset) list.replaceChildren();
-    for (const session of data.sessions) list.append(sessionItem(session));
-    state.list.offset += data.sessions.length;
+    const sessions = words ? data.results.map((hit) => hit.session) : data.sessions;
+    sessions.forEach((session, n) => {
+      const item = sessionItem(session);
+      if (words) item.querySelector(".session-open").append(snippetNode(data.results[n].snippet));
+      list.append(item);
+    });
+    state.list.offset += sessions.length;
     state.list.total = data.pagination.total_count;
     const remaining = Math.max(0, state.list.total - state.list.offset);
     const more = $("load-more");
@@ -123,6 +130,14 @@
     more.textContent = `Load more conversations (${remaining} remaining)`;
     $("session-empty").hidden = list.children.length > 0;
     markCurrent();
+  }
+
+  // A search snippet: the server's escaped text with its matches in <mark>; only those
+  // marks are kept.
+  function snippetNode(snippet) {
+    const node = el("span", { className: "session-snippet muted" });
+    node.append(window.DOMPurify.sanitize(snippet, { ALLOWED_TAGS: ["mark"], ALLOWED_ATTR: [], RETURN_DOM_FRAGMENT: true }));
+    return node;
   }
 
   function modeName(id) {
@@ -387,7 +402,8 @@
     state.feedback = new Map((session.feedback || []).map((f) => [f.message, f]));
     state.messages.clear();
     state.streams.clear();
-    state.lastSeq = 0;
+    // The stream resumes after what this read shows (a fresh session: from the start).
+    state.lastSeq = session.seq || 0;
     history.replaceState(null, "", `#session=${session.id}`);
     $("start").hidden = true;
     $("chat-header").hidden = false;
@@ -423,7 +439,15 @@
     if (state.messages.has(message.id)) return updateMessage(message);
     state.messages.set(message.id, message);
     const node = el("li", { className: `message ${message.role}`, dataset: { id: message.id } });
-    $("messages").append(node);
+    // An answer goes after its question (a new answer to an earlier one lands in place).
+    const question = message.reply_to && messageNode(message.reply_to);
+    if (question) {
+      const shown = answerOf(message.reply_to);
+      if (shown) forget(shown.id);
+      question.after(node);
+    } else {
+      $("messages").append(node);
+    }
     renderMessage(message);
     if (message.role === "user" && message.status === "processing" && !state.streams.has(message.id)) {
       streamFor(message.id);
@@ -437,6 +461,25 @@
     Object.assign(message, changes);
     renderMessage(message);
     refreshComposer();
+  }
+
+  // The answer shown to a question, if any.
+  function answerOf(questionId) {
+    for (const message of state.messages.values()) {
+      if (message.role === "assistant" && message.reply_to === questionId) return message;
+    }
+    return null;
+  }
+
+  function forget(id) {
+    const node = messageNode(id);
+    if (node) node.remove();
+    state.messages.delete(id);
+  }
+
+  // Reads the conversation again (another branch or version is shown now).
+  function reload() {
+    if (state.session) openSession(state.session.id);
   }
 
   function messageNode(id) {
@@ -469,7 +512,93 @@
       again.addEventListener("click", () => retry(message));
       parts.push(again);
     }
+    parts.push(turnControls(message));
     node.replaceChildren(...parts);
+  }
+
+  // "2 / 3" with the versions of the turn (edits of a question, answers to it), and
+  // the buttons that make another: Edit on a question, Regenerate on an answer.
+  function turnControls(message) {
+    const bar = el("div", { className: "turn" });
+    const versions = message.versions;
+    if (versions && versions.ids.length > 1) {
+      const at = versions.index;
+      const step = (by, label, text) => {
+        const button = el("button", { type: "button", className: "link version-step", "aria-label": label,
+          disabled: at + by < 0 || at + by >= versions.ids.length }, text);
+        button.addEventListener("click", () => showVersion(versions.ids[at + by]));
+        return button;
+      };
+      bar.append(step(-1, "Previous version", "‹"),
+        el("span", { className: "versions muted" }, `${at + 1} / ${versions.ids.length}`),
+        step(1, "Next version", "›"));
+    }
+    const writable = state.session && !state.session.input_disabled_other;
+    if (writable && message.status === "success" && message.role === "assistant" && message.reply_to) {
+      const again = el("button", { type: "button", className: "link regenerate" }, "Regenerate");
+      again.addEventListener("click", () => regenerate(message));
+      bar.append(again);
+    }
+    if (writable && message.role === "user" && !["pending", "processing"].includes(message.status)) {
+      const edit = el("button", { type: "button", className: "link edit" }, "Edit");
+      edit.addEventListener("click", () => startEdit(message));
+      bar.append(edit);
+    }
+    return bar;
+  }
+
+  async function showVersion(id) {
+    const { ok, data } = await api("POST", `/api/messages/${id}/show/`);
+    if (!ok) return notify(errorText(data), "error");
+    notify("");
+    openSession(data.id, data);
+  }
+
+  async function regenerate(message) {
+    if (inProgress()) return notify("Wait for the assistant to finish its reply.", "error");
+    const choice = modelChoice();
+    const { ok, data } = await api("POST", `/api/messages/${message.id}/regenerate/`, choice ? { options: choice } : {});
+    if (!ok && !(data && data.error === "queue_unavailable")) return notify(errorText(data), "error");
+    notify("");
+    regenerating(message.reply_to);
+    const known = state.messages.get(message.reply_to);
+    if (known && known.status === "success") updateMessage({ id: known.id, status: "pending", error: "" });
+  }
+
+  // A question answered again: its shown answer gives way to the stream of the new one.
+  function regenerating(questionId) {
+    const shown = answerOf(questionId);
+    if (shown) forget(shown.id);
+    const question = state.messages.get(questionId);
+    if (question) question.regenerating = true;
+  }
+
+  function startEdit(message) {
+    const node = messageNode(message.id);
+    if (!node) return;
+    const box = el("textarea", { className: "edit-input", rows: 3, maxLength: 10000, value: message.content,
+      "aria-label": "Edit your question" });
+    const save = el("button", { type: "submit" }, "Send");
+    const close = el("button", { type: "button", className: "secondary" }, "Cancel");
+    const form = el("form", { className: "edit-form" }, box, el("div", { className: "turn" }, save, close));
+    close.addEventListener("click", () => renderMessage(message));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const content = box.value.trim();
+      if (!content) return;
+      save.disabled = true;
+      const choice = modelChoice();
+      const { ok, data } = await api("POST", `/api/messages/${message.id}/edit/`,
+        { content, ...(choice ? { options: choice } : {}) });
+      if (!ok && !(data && data.error === "queue_unavailable")) {
+        save.disabled = false;
+        return notify(errorText(data), "error");
+      }
+      notify("");
+      reload();
+    });
+    node.replaceChildren(el("div", { className: "who" }, "You"), form);
+    box.focus();
   }
 
   // Thumbs up or down on an answer, and an optional comment.
@@ -729,7 +858,7 @@
     processing: ["pending", "processing", "success", "error", "cancelled"],
     error: ["pending"],
     cancelled: ["pending"],
-    success: [], // an answer is final
+    success: ["pending"], // answered again (regenerated)
   };
 
   const handlers = {
@@ -739,6 +868,9 @@
     "message.status": (event) => {
       const message = state.messages.get(event.message_id);
       if (!message || !(NEXT_STATUS[message.status] || []).includes(event.status)) return;
+      if (message.status === "success" && event.status === "pending") regenerating(message.id);
+      // Answered, with no answer here: a new answer was cancelled and the one it had is back.
+      if (event.status === "success" && message.regenerating && !answerOf(message.id)) return reload();
       if (event.status === "processing") {
         dropStream(event.message_id); // a new attempt streams from the start
         streamFor(event.message_id);
@@ -771,8 +903,10 @@
     },
     "message.completed": (event) => {
       dropStream(event.reply_to);
-      addMessage(event.message);
       const question = state.messages.get(event.reply_to);
+      // A new version of an answer: read again, for the versions it has now.
+      if (question && question.regenerating) return reload();
+      addMessage(event.message);
       if (question) updateMessage({ id: question.id, status: "success", error: "" });
     },
     "message.error": (event) => {
@@ -783,6 +917,7 @@
     // socket is closed if this user lost it; otherwise what they may do is read again.
     // The model titled the conversation after its first answer.
     "session.updated": (event) => {
+      if (state.session && event.leaf && event.leaf !== state.session.leaf) return reload();
       if (!state.session || typeof event.title !== "string") return;
       state.session.title = event.title;
       $("chat-title").textContent = event.title;
