@@ -7,6 +7,7 @@ from functools import reduce
 
 from django.db.models import Q
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -33,6 +34,7 @@ from .access import (
     sessions_visible_to,
 )
 from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
+from .conf import assistant_settings
 from .errors import ServiceUnavailable
 from .exceptions import AssistantNotConfigured, InvalidInput, NotFound, QueueUnavailable
 from .models import ChatMessage, ChatSession
@@ -387,6 +389,68 @@ class SessionExportView(APIView):
         return response
 
 
+class ShareLinkSerializer(serializers.Serializer):
+    shared = serializers.BooleanField(help_text="Whether a link opens the conversation now.")
+    created_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.URLField(
+        required=False, help_text="The link: only in the answer that made it (only its hash is kept)."
+    )
+
+
+def share_url(request, token: str) -> str:
+    return request.build_absolute_uri(reverse("shared-page", args=[token]))
+
+
+class SessionShareView(APIView):
+    """A read-only link to the conversation, for anyone holding it: logged in or not,
+    without joining anyone's list, without tool arguments and results."""
+
+    @extend_schema(responses=ShareLinkSerializer, summary="Whether the session is shared by link")
+    def get(self, request, session_id):
+        link = selectors.share_link_active(session=_session_for(request, session_id, change=True))
+        return Response({"shared": link is not None, "created_at": link.created_at if link else None})
+
+    @extend_schema(
+        request=None, responses={201: ShareLinkSerializer}, summary="Share by link (replaces the last)"
+    )
+    def post(self, request, session_id):
+        session = _session_for(request, session_id, change=True)
+        link, token = services.share_link_create(session=session, user=request.user)
+        body = {"shared": True, "created_at": link.created_at, "url": share_url(request, token)}
+        return Response(ShareLinkSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, summary="Stop sharing: the link stops working")
+    def delete(self, request, session_id):
+        services.share_link_revoke(session=_session_for(request, session_id, change=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SharedSessionSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    messages = ChatMessageSerializer(many=True, source="conversation")
+
+
+def shared_data(token: str) -> dict:
+    """What a share link shows: the title and the branch shown, tool calls without
+    their arguments and results. ``NotFound`` for a revoked or unknown link."""
+    session = selectors.shared_session(token=token)
+    if session is None:
+        raise NotFound()
+    data = dict(SharedSessionSerializer(session).data)
+    data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
+    return data
+
+
+class SharedSessionView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses=SharedSessionSerializer, summary="A conversation shared by link (no login)")
+    def get(self, request, token):
+        return Response(shared_data(token))
+
+
 class SessionDetailView(APIView):
     @extend_schema(responses=SessionWithInputSerializer, summary="A session with its messages")
     def get(self, request, session_id):
@@ -689,6 +753,34 @@ class AgentToolCallApproveView(_AgentToolCallDecisionView):
 )
 class AgentToolCallRejectView(_AgentToolCallDecisionView):
     approve = False
+
+
+class ModelUsageSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    tokens = serializers.IntegerField()
+
+
+class UsageSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(["day", "month"], help_text="What the limit counts over (UTC).")
+    period_start = serializers.DateTimeField()
+    resets_at = serializers.DateTimeField(help_text="When the count starts again.")
+    used = serializers.IntegerField(help_text="Your tokens this period.")
+    limit = serializers.IntegerField(allow_null=True, help_text="Your limit per period; null: none.")
+    by_model = ModelUsageSerializer(many=True)
+
+
+class UsageView(APIView):
+    @extend_schema(responses=UsageSerializer, summary="Your tokens this period, against your limit")
+    def get(self, request):
+        start = services.usage_period_start()
+        body = {
+            "period": assistant_settings.USAGE_PERIOD,
+            "period_start": start,
+            "resets_at": services.usage_period_end(start),
+            "limit": assistant_settings.USER_TOKEN_LIMIT,
+            **selectors.usage_of(user=request.user, since=start),
+        }
+        return Response(UsageSerializer(body).data)
 
 
 class ModelOptionSerializer(serializers.Serializer):

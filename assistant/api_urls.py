@@ -10,6 +10,8 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/export", api.SessionExportView.as_view(), name="session-export"),
     path("sessions/<uuid:session_id>/messages/", api.SessionMessagesView.as_view(), name="session-messages"),
     path("sessions/<uuid:session_id>/events", sse.session_events, name="session-events"),
+    path("sessions/<uuid:session_id>/share/", api.SessionShareView.as_view(), name="session-share"),
+    path("shared/<str:token>/", api.SharedSessionView.as_view(), name="shared-session"),
     path("sessions/<uuid:session_id>/apply/", api.SessionApplyView.as_view(), name="session-apply"),
     path("messages/<uuid:message_id>/retry/", api.MessageRetryView.as_view(), name="message-retry"),
     path("messages/<uuid:message_id>/cancel/", api.MessageCancelView.as_view(), name="message-cancel"),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("messages/<uuid:message_id>/feedback/", api.FeedbackView.as_view(), name="message-feedback"),
     path("models/", api.ModelsView.as_view(), name="models"),
     path("search/", api.SearchView.as_view(), name="search"),
+    path("usage/", api.UsageView.as_view(), name="usage"),
     path("actions/", api.ActionsView.as_view(), name="actions"),
     path("tool-calls/", api.AgentToolCallsView.as_view(), name="agent-tool-calls"),
     path(

@@ -1,5 +1,6 @@
 """The assistant's own state: chat sessions and messages, disclaimers, and usage."""
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -233,6 +234,35 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} on {self.message_id}"
+
+
+class ShareLink(models.Model):
+    """A read-only link to a conversation: anyone holding its token reads the branch
+    shown, without tool arguments and results, for as long as the link is not revoked
+    and its maker may still read the session. Only the token's hash is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="share_links")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_share_link_per_session",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Link to {self.session_id}" + (" (revoked)" if self.revoked_at else "")
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Disclaimer(models.Model):

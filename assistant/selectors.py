@@ -11,7 +11,8 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from . import search
-from .models import ChatMessage, ChatSession, Feedback, ToolCall
+from .access import Access, session_access
+from .models import ChatMessage, ChatSession, Feedback, ShareLink, ToolCall
 
 Status = ChatMessage.Status
 DEFAULT_LIMIT = 20
@@ -122,6 +123,41 @@ def message_search(
     rows = ChatSession.objects.select_related("user", "subject_type").in_bulk([m.session_id for m in found])
     results = [(rows[uuid.UUID(m.session_id)], m) for m in found if uuid.UUID(m.session_id) in rows]
     return {"results": results, "pagination": PaginationMeta(offset, limit, total)}
+
+
+def usage_of(*, user, since) -> dict[str, Any]:
+    """``user``'s tokens since ``since``: in all and by model, in one query."""
+    from django.db.models import Sum
+
+    from .models import AIUsage
+
+    rows = (
+        AIUsage.objects.filter(user=user, created_at__gte=since)
+        .values("model")
+        .annotate(tokens=Sum("total_tokens"))
+        .order_by("-tokens", "model")
+    )
+    by_model = [{"model": row["model"], "tokens": row["tokens"] or 0} for row in rows]
+    return {"used": sum(row["tokens"] for row in by_model), "by_model": by_model}
+
+
+def share_link_active(*, session: ChatSession) -> ShareLink | None:
+    return ShareLink.objects.filter(session=session, revoked_at__isnull=True).first()
+
+
+def shared_session(*, token: str) -> ChatSession | None:
+    """The session a share link's ``token`` opens, with its messages; None when no link
+    has it, it was revoked, or its maker may no longer read the session (decided now)."""
+    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+        return None
+    link = (
+        ShareLink.objects.select_related("session", "created_by")
+        .filter(token_hash=ShareLink.hash_of(token), revoked_at__isnull=True)
+        .first()
+    )
+    if link is None or session_access(user=link.created_by, session=link.session) < Access.READ:
+        return None
+    return session_get(session_id=link.session_id)
 
 
 def tool_call_status(*, call_id) -> str | None:

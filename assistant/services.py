@@ -8,6 +8,7 @@ after the commit.
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, timedelta
@@ -40,6 +41,7 @@ from .models import (
     Disclaimer,
     DisclaimerAcceptance,
     Feedback,
+    ShareLink,
     ToolCall,
     title_max_length,
 )
@@ -458,6 +460,27 @@ def message_cancel(*, message: ChatMessage) -> ChatMessage:
     return locked
 
 
+# --- Share links ------------------------------------------------------------------------
+
+
+def share_link_create(*, session: ChatSession, user) -> tuple[ShareLink, str]:
+    """A new read-only link to ``session`` and its token (shown once: only its hash is
+    kept). It replaces the session's earlier link, which stops working."""
+    token = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        ChatSession.objects.select_for_update().filter(pk=session.pk).exists()
+        ShareLink.objects.filter(session=session, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        link = ShareLink.objects.create(session=session, created_by=user, token_hash=ShareLink.hash_of(token))
+    return link, token
+
+
+def share_link_revoke(*, session: ChatSession) -> int:
+    """Stop the session's link working; how many were revoked (0 or 1)."""
+    return ShareLink.objects.filter(session=session, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
 # --- Feedback ---------------------------------------------------------------------------
 
 
@@ -768,6 +791,13 @@ def usage_total(*, user=None, scope: str = "", since=None) -> int:
     rows = AIUsage.objects.filter(created_at__gte=since or usage_period_start())
     rows = rows.filter(user=user) if user is not None else rows.filter(scope=scope)
     return rows.aggregate(total=Sum("total_tokens"))["total"] or 0
+
+
+def usage_period_end(start):
+    """When the usage period that began at ``start`` ends (the counts start again)."""
+    if assistant_settings.USAGE_PERIOD == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
 
 
 def usage_limit_reached(*, user, scope: str = "") -> bool:

@@ -5,10 +5,11 @@ The websockets are in ``assistant.routing``, under the same prefix."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import home
+from .views import home, shared
 
 urlpatterns = [
     path("", home, name="home"),
+    path("share/<str:token>/", shared, name="shared-page"),
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
     path("api/", include("assistant.api_urls")),

@@ -26,3 +26,21 @@ def home(request):
     response = render(request, "assistant/chat.html")
     response["Content-Security-Policy"] = CHAT_PAGE_CSP
     return response
+
+
+def shared(request, token):
+    """A conversation shared by link, for anyone holding it (no login): rendered in the
+    page from the same data as ``GET /api/shared/{token}/``."""
+    from .api import shared_data
+    from .exceptions import NotFound
+
+    try:
+        data = shared_data(token)
+    except NotFound:
+        response = render(request, "assistant/shared.html", {"conversation": None}, status=404)
+    else:
+        response = render(request, "assistant/shared.html", {"conversation": data, "title": data["title"]})
+    response["Content-Security-Policy"] = CHAT_PAGE_CSP
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

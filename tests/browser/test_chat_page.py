@@ -377,7 +377,9 @@ def test_the_conversation_list_pages_sorts_searches_renames_and_deletes(
         ChatSession.objects.create(mode="job_code", user=user, **f.about(job), title=f"Chat {i:02d}")
     seventh = ChatSession.objects.get(title="Chat 07")
     services.message_save(session=seventh, role="assistant", content="The patients registry timed out.")
-    ChatSession.objects.filter(pk=seventh.pk).update(updated_at=ChatSession.objects.get(title="Chat 06").updated_at)
+    ChatSession.objects.filter(pk=seventh.pk).update(
+        updated_at=ChatSession.objects.get(title="Chat 06").updated_at
+    )
     stranger = make_user("mallory")
     hidden = ChatSession.objects.create(
         mode="job_code", user=stranger, **f.about(job), title="Mallory's secret"
@@ -430,6 +432,9 @@ def test_the_input_is_disabled_with_the_reason_when_the_usage_limit_is_reached(
     expect(page.locator("#input-disabled")).to_have_text("AI usage limit reached. Please try again later.")
     expect(page.locator("#message-input")).to_be_disabled()
     expect(page.locator("#send")).to_be_disabled()
+    # The user sees how far they are: 150 of the 100 tokens of this month.
+    expect(page.locator("#usage-text")).to_have_text(re.compile(r"^150 of 100 tokens this month \(resets "))
+    expect(page.locator("#usage-meter")).to_have_attribute("max", "100")
 
 
 def test_a_new_disclaimer_is_asked_for_before_the_next_question(
@@ -701,4 +706,38 @@ def test_regenerate_and_switch_versions_then_edit_and_switch_branches(
     expect(page.locator(".message.user .text")).to_have_text("Why does it fail?")
     expect(page.locator(".message.assistant")).to_have_text(re.compile("First answer."))
     expect(page.locator(".message.user .versions")).to_have_text("1 / 2")
+    assert page.errors == []
+
+
+def test_share_a_conversation_open_the_link_logged_out_and_revoke_it(
+    page, browser, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(Reply(text="Check **state.data** first."))
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Why does it fail?")
+    expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+    page.click("#share")
+    link = page.locator("#share-url")
+    expect(link).to_have_value(re.compile(r"/share/[\w-]{20,}/$"))
+    url = link.input_value()
+
+    stranger = browser.new_context()  # logged out, another browser
+    try:
+        shared = stranger.new_page()
+        shared.goto(url)
+        expect(shared.locator("#shared-title")).to_have_text("Why does it fail")
+        expect(shared.locator(".message.assistant strong")).to_have_text("state.data")  # Markdown
+        expect(shared.locator(".message")).to_have_count(2)
+        expect(shared.locator("#message-input")).to_have_count(0)  # read-only
+
+        page.reload()  # the link is not shown again, only that there is one
+        expect(page.locator("#share-state")).to_have_text("Shared by link.")
+        page.click("#share-stop")
+        expect(page.locator("#notice")).to_have_text("The link no longer opens this conversation.")
+        expect(page.locator("#share")).to_be_visible()
+        shared.reload()
+        expect(shared.locator("h1")).to_have_text("This link does not open a conversation")
+        expect(shared.locator(".message")).to_have_count(0)
+    finally:
+        stranger.close()
     assert page.errors == []

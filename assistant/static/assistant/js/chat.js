@@ -6,7 +6,7 @@
 
   const PAGE_SIZE = 20;
   const BADGES = { pending: "Sending", processing: "Processing", error: "Failed", cancelled: "Cancelled" };
-  const { $, el, errorText, notify } = window.Assistant;
+  const { $, el, errorText, notify, markdown } = window.Assistant;
 
   const state = {
     modes: [],
@@ -29,43 +29,6 @@
   // on a site that includes it there).
   const ROOT = window.Assistant.meta("assistant-root") || "/";
   const api = (method, path, body) => window.Assistant.request(method, ROOT + path.replace(/^\//, ""), body);
-
-  // --- Markdown, made inert -------------------------------------------------------
-
-  const PURIFY = {
-    FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed",
-      "svg", "math", "video", "audio", "source", "link", "meta", "base"],
-    FORBID_ATTR: ["style", "srcset", "action", "formaction", "background", "poster"],
-    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
-  };
-  let purifierReady = false;
-
-  function setUpPurifier() {
-    if (purifierReady) return;
-    purifierReady = true;
-    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-      if (node.tagName === "A") {
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-        node.setAttribute("target", "_blank");
-      }
-      if (node.tagName === "IMG") {
-        // No image is fetched from anywhere: a picture in an answer shows as its text.
-        const src = node.getAttribute("src") || "";
-        if (!src.startsWith("data:image/")) {
-          node.replaceWith(document.createTextNode(`[image: ${node.getAttribute("alt") || src}]`));
-        }
-      }
-    });
-  }
-
-  function markdown(text) {
-    setUpPurifier();
-    const html = window.marked.parse(text || "", { gfm: true, async: false });
-    const fragment = window.DOMPurify.sanitize(html, { ...PURIFY, RETURN_DOM_FRAGMENT: true });
-    const holder = el("div", { className: "markdown" });
-    holder.append(fragment);
-    return holder;
-  }
 
   // --- The disclaimer -------------------------------------------------------------
 
@@ -96,6 +59,7 @@
     state.projects = projects.ok ? projects.data.results : [];
     await renderModes();
     await loadSessions({ reset: true });
+    loadUsage();
     const id = new URLSearchParams(location.hash.slice(1)).get("session");
     if (id) await openSession(id);
     else await showStart();
@@ -417,6 +381,7 @@
     $("messages").replaceChildren();
     for (const message of session.messages) addMessage(message);
     showModel(session.meta);
+    loadShare(session);
     // A write still waiting for this user's decision, should the stream's log not have it.
     for (const call of session.tool_calls || []) {
       if (call.status === "pending" && streaming(call.message_id)) {
@@ -905,9 +870,13 @@
       dropStream(event.reply_to);
       const question = state.messages.get(event.reply_to);
       // A new version of an answer: read again, for the versions it has now.
-      if (question && question.regenerating) return reload();
+      if (question && question.regenerating) {
+        loadUsage();
+        return reload();
+      }
       addMessage(event.message);
       if (question) updateMessage({ id: question.id, status: "success", error: "" });
+      loadUsage();
     },
     "message.error": (event) => {
       dropStream(event.message_id);
@@ -976,6 +945,74 @@
     const socket = state.socket;
     state.socket = null;
     if (socket) socket.close(1000);
+  }
+
+  // --- Usage ----------------------------------------------------------------------
+
+  // This user's tokens this period, against their limit: read again after each answer.
+  async function loadUsage() {
+    const { ok, data } = await api("GET", "/api/usage/");
+    if (!ok) return;
+    const period = data.period === "day" ? "today" : "this month";
+    const used = data.used.toLocaleString("en");
+    const resets = new Date(data.resets_at).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    $("usage-text").textContent = data.limit
+      ? `${used} of ${data.limit.toLocaleString("en")} tokens ${period} (resets ${resets})`
+      : `${used} tokens ${period}`;
+    const meter = $("usage-meter");
+    meter.hidden = !data.limit;
+    if (data.limit) {
+      meter.max = data.limit;
+      meter.high = data.limit * 0.8;
+      meter.value = Math.min(data.used, data.limit);
+    }
+    $("usage").hidden = false;
+  }
+
+  // --- Share links ----------------------------------------------------------------
+
+  // Only who may change the conversation may share it; the link is shown once, when
+  // it is made (only its hash is kept), and "Stop sharing" revokes it.
+  async function loadShare(session) {
+    $("share").hidden = true;
+    $("share-box").hidden = true;
+    const { ok, data } = await api("GET", `/api/sessions/${session.id}/share/`);
+    if (!ok || state.session !== session) return;
+    showShare(data);
+  }
+
+  function showShare({ shared, url }) {
+    $("share").hidden = Boolean(shared);
+    $("share").textContent = "Share";
+    $("share-box").hidden = !shared;
+    $("share-state").textContent = url ? "Anyone with this link can read the conversation:" : "Shared by link.";
+    $("share-url").hidden = !url;
+    $("share-copy").hidden = !url;
+    $("share-url").value = url || "";
+  }
+
+  async function share() {
+    const { ok, data } = await api("POST", `/api/sessions/${state.session.id}/share/`);
+    if (!ok) return notify(errorText(data), "error");
+    showShare(data);
+    $("share-url").select();
+  }
+
+  async function stopSharing() {
+    const { ok, data } = await api("DELETE", `/api/sessions/${state.session.id}/share/`);
+    if (!ok) return notify(errorText(data), "error");
+    showShare({ shared: false });
+    notify("The link no longer opens this conversation.");
+  }
+
+  async function copyShare() {
+    try {
+      await navigator.clipboard.writeText($("share-url").value);
+      notify("Link copied.");
+    } catch {
+      $("share-url").select();
+      notify("Select the link and copy it.");
+    }
   }
 
   // --- Model choice ----------------------------------------------------------------
@@ -1094,6 +1131,9 @@
     $("disclaimer-accept").addEventListener("click", acceptDisclaimer);
     $("new-chat").addEventListener("click", showStart);
     $("load-more").addEventListener("click", () => loadSessions({ reset: false }));
+    $("share").addEventListener("click", share);
+    $("share-stop").addEventListener("click", stopSharing);
+    $("share-copy").addEventListener("click", copyShare);
     $("session-sort").addEventListener("change", (event) => {
       state.list.sort = event.target.value;
       loadSessions({ reset: true });
