@@ -182,6 +182,11 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
             return "You can't edit this job, so you can't ask about it."
         return ModeBehaviour.chat_input_disabled(self, context)
 
+    def enable_attachment_options(self) -> bool:
+        """The page offers switches for what goes with a question: the job's code, its
+        followed run's logs, input and output (``JOB_CONTEXT_OPTIONS``)."""
+        return True
+
     def query_options(self, form: dict[str, Any] | None) -> dict[str, Any]:
         form = form or {}
         if not isinstance(form, dict):

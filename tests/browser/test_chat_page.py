@@ -218,7 +218,9 @@ def test_an_answer_full_of_xss_payloads_stays_inert(
             (node) => [...node.attributes].filter((a) => a.name.startsWith('on')).map((a) => a.name));
           return {
             pwned: window.__pwned || null,
-            scripts: root.querySelectorAll('script, iframe, svg, form, button, style').length,
+            // The page's own Copy buttons on code blocks are the only buttons.
+            scripts: root.querySelectorAll('script, iframe, svg, form, button:not(.copy-code), style').length,
+            copies: [root.querySelectorAll('button.copy-code').length, root.querySelectorAll('pre').length],
             images: [...root.querySelectorAll('img')].map((img) => img.src),
             hrefs: [...root.querySelectorAll('a')].map((a) => a.getAttribute('href')),
             styled: root.querySelectorAll('[style]').length,
@@ -228,6 +230,7 @@ def test_an_answer_full_of_xss_payloads_stays_inert(
     )
     assert found["pwned"] is None
     assert found["scripts"] == 0 and found["styled"] == 0 and found["handlers"] == []
+    assert found["copies"][0] == found["copies"][1]
     assert found["images"] == []
     assert all(href is None or href.startswith(("#", "http")) for href in found["hrefs"])
     assert page.outside_requests == []
@@ -741,3 +744,83 @@ def test_share_a_conversation_open_the_link_logged_out_and_revoke_it(
     finally:
         stranger.close()
     assert page.errors == []
+
+
+CODE_ANSWER = (
+    "Try this:\n\n```js\nconst patients = state.data.filter(p => p.appointment);\n```\n\nThen run it again."
+)
+
+
+def test_the_page_a_chat_user_expects(page, browser, served_with_model, model_server, user, job, accepted):
+    """Copy buttons, highlighted code, timestamps and date groups, the growing input,
+    the scroll-to-bottom button, the job-context switches, a favicon."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    model_server.script(
+        Reply(text=CODE_ANSWER), *[Reply(text=f"Answer {n}. " + "Long line. " * 60) for n in range(6)]
+    )
+    log_in(page, served_with_model.url, "alice")
+    send(page, "Why does my job fail on the filter?")
+    answer = page.locator(".message.assistant:not(.streaming)")
+    expect(answer).to_have_count(1, timeout=30_000)
+    expect(answer.locator("pre code.hljs .hljs-keyword").first).to_have_text("const")  # highlighted
+    answer.locator(".copy-code").click()
+    expect(answer.locator(".copy-code")).to_have_text("Copied")
+    assert (
+        page.evaluate("navigator.clipboard.readText()")
+        == "const patients = state.data.filter(p => p.appointment);\n"
+    )
+    answer.locator(".copy-answer").click()
+    assert page.evaluate("navigator.clipboard.readText()") == CODE_ANSWER
+    expect(page.locator(".message.user .who time")).to_have_count(1)
+    expect(page.locator(".session-group").first).to_have_text("Today")
+    expect(page.locator(".session-item .session-mode time")).to_have_count(1)
+
+    # The job's context switches go with the question.
+    expect(page.locator("#context-switches")).to_be_visible()
+    page.locator("#context-switches input[name=logs]").check()
+    send(page, "And with the logs?")
+    expect(answer).to_have_count(2, timeout=30_000)
+    asked = ChatMessage.objects.filter(role="user").order_by("-created_at").first()
+    assert asked.meta["options"] == {"code": True, "logs": True, "input": False, "output": False}
+
+    # The box grows with what is typed.
+    before = page.locator("#message-input").bounding_box()["height"]
+    page.fill("#message-input", "\n".join(f"line {n}" for n in range(8)))
+    page.locator("#message-input").dispatch_event("input")
+    assert page.locator("#message-input").bounding_box()["height"] > before + 20
+    page.fill("#message-input", "")
+
+    for n in range(4):  # enough to scroll
+        send(page, f"Question {n}")
+        expect(answer).to_have_count(3 + n, timeout=30_000)
+    expect(page.locator("#to-bottom")).to_be_hidden()
+    page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+    expect(page.locator("#to-bottom")).to_be_visible()
+    page.click("#to-bottom")
+    expect(page.locator("#to-bottom")).to_be_hidden()
+
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(f"{served_with_model.url}{icon}").status == 200
+    assert page.errors == []
+
+
+def test_at_390_pixels_nothing_overflows_and_dark_mode_follows_the_system(
+    browser, served_with_model, model_server, user, job, accepted
+):
+    model_server.script(Reply(text=CODE_ANSWER + " " + "averyveryverylongwordwithoutanybreaks" * 4))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        log_in(page, served_with_model.url, "alice")
+        send(page, "Why does my job fail? " + "x" * 200)
+        expect(page.locator(".message.assistant:not(.streaming)")).to_have_count(1, timeout=30_000)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide at 390"
+        for selector in ("#chat-title", ".session-title"):
+            assert (
+                page.locator(selector).first.evaluate("n => getComputedStyle(n).textOverflow") == "ellipsis"
+            )
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 21, 27)", background  # the dark palette
+    finally:
+        context.close()

@@ -79,11 +79,22 @@
     if (!ok) return notify(errorText(data), "error");
     if (words !== state.list.search) return; // a later search is on its way
     const list = $("session-list");
-    if (reset) list.replaceChildren();
+    if (reset) {
+      list.replaceChildren();
+      state.list.group = null;
+    }
     const sessions = words ? data.results.map((hit) => hit.session) : data.sessions;
     sessions.forEach((session, n) => {
       const item = sessionItem(session);
-      if (words) item.querySelector(".session-open").append(snippetNode(data.results[n].snippet));
+      if (words) {
+        item.querySelector(".session-open").append(snippetNode(data.results[n].snippet));
+      } else {
+        const group = dateGroup(session.updated_at);
+        if (group !== state.list.group) {
+          list.append(el("li", { className: "session-group muted", role: "presentation" }, group));
+          state.list.group = group;
+        }
+      }
       list.append(item);
     });
     state.list.offset += sessions.length;
@@ -104,6 +115,25 @@
     return node;
   }
 
+  // Today, Yesterday, Previous 7 days, Previous 30 days, then by month.
+  function dateGroup(at) {
+    const date = new Date(at);
+    const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const days = Math.round((day(new Date()) - day(date)) / 86_400_000);
+    if (days <= 0) return "Today";
+    if (days === 1) return "Yesterday";
+    if (days < 7) return "Previous 7 days";
+    if (days < 30) return "Previous 30 days";
+    return date.toLocaleDateString(undefined, { month: "long", year: "numeric" });
+  }
+
+  function shortTime(at) {
+    const date = new Date(at);
+    return dateGroup(at) === "Today"
+      ? date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+      : date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  }
+
   function modeName(id) {
     const mode = state.modes.find((m) => m.id === id);
     return mode ? mode.name : id;
@@ -112,7 +142,8 @@
   function sessionItem(session) {
     const open = el("button", { type: "button", className: "session-open", title: session.title },
       el("span", { className: "session-title" }, session.title || "Untitled Chat"),
-      el("span", { className: "session-mode muted" }, modeName(session.mode)));
+      el("span", { className: "session-mode muted" }, modeName(session.mode), " · ",
+        el("time", { dateTime: session.updated_at }, shortTime(session.updated_at))));
     open.addEventListener("click", () => openSession(session.id));
     const rename = el("button", { type: "button", className: "link", "aria-label": `Rename ${session.title}` }, "Rename");
     rename.addEventListener("click", () => startRename(item, session));
@@ -298,7 +329,8 @@
     let result;
     const choice = modelChoice();
     if (state.session) {
-      const body = { content, ...(choice ? { options: choice } : {}) };
+      const options = { ...(contextOptions() || {}), ...(choice || {}) };
+      const body = { content, ...(Object.keys(options).length ? { options } : {}) };
       result = await api("POST", `/api/sessions/${state.session.id}/messages/`, body);
     } else {
       const body = { mode: state.mode.id, content, ...startContext(), ...(choice ? { meta: choice } : {}) };
@@ -321,6 +353,8 @@
       notify("");
     }
     input.value = "";
+    growInput();
+    state.stick = true;
     if (state.session) {
       // The socket may have told of this message (and its progress) already.
       if (!state.messages.has(result.data.id)) addMessage(result.data);
@@ -379,8 +413,11 @@
     const mode = state.modes.find((m) => m.id === session.mode);
     setComposer({ placeholder: mode ? mode.placeholder : "" });
     $("messages").replaceChildren();
+    state.stick = true;
     for (const message of session.messages) addMessage(message);
+    scrollDown(true);
     showModel(session.meta);
+    showContextSwitches(session);
     loadShare(session);
     // A write still waiting for this user's decision, should the stream's log not have it.
     for (const call of session.tool_calls || []) {
@@ -455,7 +492,8 @@
     const node = messageNode(message.id);
     if (!node) return;
     node.className = `message ${message.role} status-${message.status}`;
-    const parts = [el("div", { className: "who" }, message.role === "user" ? "You" : "Assistant")];
+    const parts = [el("div", { className: "who" }, message.role === "user" ? "You" : "Assistant", " ",
+      timeNode(message.created_at))];
     // The tools the answer called, collapsed (without arguments and results for viewers).
     const calls = (message.role === "assistant" && message.meta && message.meta.tools) || [];
     for (const call of calls) {
@@ -481,6 +519,16 @@
     node.replaceChildren(...parts);
   }
 
+  function timeNode(at) {
+    if (!at) return null;
+    const date = new Date(at);
+    const today = new Date().toDateString() === date.toDateString();
+    const text = today
+      ? date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+      : date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    return el("time", { dateTime: at, title: date.toLocaleString(), className: "muted" }, text);
+  }
+
   // "2 / 3" with the versions of the turn (edits of a question, answers to it), and
   // the buttons that make another: Edit on a question, Regenerate on an answer.
   function turnControls(message) {
@@ -499,6 +547,11 @@
         step(1, "Next version", "›"));
     }
     const writable = state.session && !state.session.input_disabled_other;
+    if (message.role === "assistant" && message.status === "success") {
+      const copy = el("button", { type: "button", className: "link copy-answer" }, "Copy");
+      copy.addEventListener("click", () => window.Assistant.copyText(message.content, copy));
+      bar.append(copy);
+    }
     if (writable && message.status === "success" && message.role === "assistant" && message.reply_to) {
       const again = el("button", { type: "button", className: "link regenerate" }, "Regenerate");
       again.addEventListener("click", () => regenerate(message));
@@ -797,9 +850,18 @@
     queueRender(messageId);
   }
 
-  function scrollDown() {
+  // The conversation follows new text while the reader is at its end; scrolled up,
+  // it stays put and "↓" takes them back down.
+  function nearBottom() {
     const list = $("messages");
-    list.scrollTop = list.scrollHeight;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+
+  function scrollDown(force = false) {
+    const list = $("messages");
+    if (force) state.stick = true;
+    if (state.stick) list.scrollTop = list.scrollHeight;
+    $("to-bottom").hidden = state.stick || nearBottom();
   }
 
   function answered(messageId) {
@@ -945,6 +1007,26 @@
     const socket = state.socket;
     state.socket = null;
     if (socket) socket.close(1000);
+  }
+
+  // The message box grows with what is typed, up to a third of the window.
+  function growInput() {
+    const input = $("message-input");
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, window.innerHeight / 3)}px`;
+  }
+
+  // What goes with a question, in modes that offer it (the job's code, logs, input, output).
+  function showContextSwitches(session) {
+    const mode = state.modes.find((m) => m.id === session.mode);
+    $("context-switches").hidden = !(mode && mode.enable_attachment_options);
+  }
+
+  function contextOptions() {
+    if ($("context-switches").hidden) return null;
+    const options = {};
+    for (const box of $("context-switches").querySelectorAll("input[type=checkbox]")) options[box.name] = box.checked;
+    return options;
   }
 
   // --- Usage ----------------------------------------------------------------------
@@ -1132,6 +1214,12 @@
     $("new-chat").addEventListener("click", showStart);
     $("load-more").addEventListener("click", () => loadSessions({ reset: false }));
     $("share").addEventListener("click", share);
+    $("messages").addEventListener("scroll", () => {
+      state.stick = nearBottom();
+      $("to-bottom").hidden = state.stick;
+    });
+    $("to-bottom").addEventListener("click", () => scrollDown(true));
+    $("message-input").addEventListener("input", growInput);
     $("share-stop").addEventListener("click", stopSharing);
     $("share-copy").addEventListener("click", copyShare);
     $("session-sort").addEventListener("change", (event) => {

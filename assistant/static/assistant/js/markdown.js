@@ -39,8 +39,32 @@
     const fragment = window.DOMPurify.sanitize(html, { ...PURIFY, RETURN_DOM_FRAGMENT: true });
     const holder = el("div", { className: "markdown" });
     holder.append(fragment);
+    decorate(holder);
     return holder;
   }
 
+  // Code blocks: highlighted (highlight.js escapes what it reads) and with a Copy button.
+  function decorate(holder) {
+    for (const code of holder.querySelectorAll("pre > code")) {
+      if (window.hljs) window.hljs.highlightElement(code);
+      const copy = el("button", { type: "button", className: "copy-code", "aria-label": "Copy code" }, "Copy");
+      copy.addEventListener("click", () => copyText(code.textContent, copy));
+      code.parentElement.prepend(copy);
+    }
+  }
+
+  async function copyText(text, button) {
+    const label = button.textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => { button.textContent = label; }, 1500);
+  }
+
+  if (window.hljs) window.hljs.configure({ ignoreUnescapedHTML: true, throwUnescapedHTML: false });
   window.Assistant.markdown = markdown;
+  window.Assistant.copyText = copyText;
 })();
