@@ -9,6 +9,7 @@ SECTION_PERMISSIONS: dict[str, str] = {
     "messages": "assistant.view_chatmessage",
     "schedules": "events.view_schedule",
     "tasks": "agents.view_workertask",
+    "feedback": "assistant.view_feedback",
 }
 
 #: The page's actions, each allowed with this permission.

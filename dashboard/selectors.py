@@ -16,12 +16,13 @@ from django.db.models.functions import Left, RowNumber
 from django.utils import timezone
 
 from agents.models import TaskLogLine, WorkerTask
-from assistant.models import ChatMessage
+from assistant.models import ChatMessage, Feedback
 from events.models import Event as EventRow
 from events.models import Schedule
 from events.registry import site as event_handlers
 
 #: Rows a list shows.
+RECENT_FEEDBACK = 20
 RECENT_EVENTS = 25
 RECENT_MESSAGES = 20
 RECENT_SCHEDULES = 25
@@ -281,6 +282,59 @@ def tasks_section(*, now: datetime, limit: int = RECENT_TASKS, tail: int = TASK_
 
 # --- The snapshot ---------------------------------------------------------------------
 
+
+def feedback_section(
+    *, now: datetime, rating: str | None = None, model: str | None = None, limit: int = RECENT_FEEDBACK
+) -> dict[str, Any]:
+    """Users' ratings of answers: thumbs up and down in all and by model, and the latest
+    ones (of ``rating`` and ``model`` when given) with their question and answer. Three
+    queries."""
+    counts = Feedback.objects.aggregate(
+        up=Count("pk", filter=Q(rating=Feedback.Rating.UP)),
+        down=Count("pk", filter=Q(rating=Feedback.Rating.DOWN)),
+        commented=Count("pk", filter=~Q(comment="")),
+    )
+    by_model = list(
+        Feedback.objects.values("model")
+        .annotate(
+            up=Count("pk", filter=Q(rating=Feedback.Rating.UP)),
+            down=Count("pk", filter=Q(rating=Feedback.Rating.DOWN)),
+        )
+        .order_by("model")
+    )
+    rows = Feedback.objects.order_by("-updated_at", "-pk")
+    if rating:
+        rows = rows.filter(rating=rating)
+    if model:
+        rows = rows.filter(model=model)
+    recent = [
+        {
+            "id": str(row["id"]),
+            "at": _iso(row["updated_at"]),
+            "userID": row["user__username"],
+            "model": row["model"],
+            "rating": row["rating"],
+            "comment": row["comment"],
+            "question": row["question"],
+            "answer": row["answer"],
+            "session": str(row["message__session_id"]),
+        }
+        for row in rows.annotate(
+            question=Left("message__reply_to__content", PREVIEW_LENGTH),
+            answer=Left("message__content", PREVIEW_LENGTH),
+        ).values(
+            "id", "updated_at", "user__username", "model", "rating", "comment", "question", "answer",
+            "message__session_id",
+        )[:limit]
+    ]  # fmt: skip
+    return {
+        "counts": counts,
+        "by_model": by_model,
+        "filters": {"rating": rating or "", "model": model or ""},
+        "recent": recent,
+    }
+
+
 #: The page's sections, in order: each takes ``now=`` and returns JSON-able data, which
 #: the page's script renders with the function of the same name in its ``SECTIONS``.
 SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -288,12 +342,20 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "messages": messages_section,
     "schedules": schedules_section,
     "tasks": tasks_section,
+    "feedback": feedback_section,
 }
 
 
-def dashboard_snapshot(*, now: datetime | None = None, sections: list[str] | None = None) -> dict[str, Any]:
+def dashboard_snapshot(
+    *, now: datetime | None = None, sections: list[str] | None = None, filters: dict | None = None
+) -> dict[str, Any]:
     """What the page shows, read at one moment: every section, or those named in
-    ``sections`` (the ones the reader may see; the others are not read)."""
+    ``sections`` (the ones the reader may see; the others are not read). ``filters``
+    holds each section's own (``{"feedback": {"rating": "down"}}``)."""
     now = now or timezone.now()
+    filters = filters or {}
     wanted = SECTIONS if sections is None else [name for name in SECTIONS if name in sections]
-    return {"generated_at": now.isoformat(), **{name: SECTIONS[name](now=now) for name in wanted}}
+    return {
+        "generated_at": now.isoformat(),
+        **{name: SECTIONS[name](now=now, **filters.get(name, {})) for name in wanted},
+    }

@@ -78,3 +78,10 @@ class EventFormSerializer(serializers.Serializer):
         except EventValidationError as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from None
         return {"event": event, "owner": owner}
+
+
+class FeedbackFilterSerializer(serializers.Serializer):
+    """The feedback section's filters, from the snapshot's query string."""
+
+    rating = serializers.ChoiceField(["", "up", "down"], required=False, default="")
+    model = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)

@@ -28,7 +28,7 @@ from events.models import Schedule
 from events.serializers import EventAcceptedSerializer, ScheduleSerializer
 
 from . import access, selectors
-from .serializers import EventFormSerializer
+from .serializers import EventFormSerializer, FeedbackFilterSerializer
 
 
 def staff_page(view):
@@ -103,7 +103,10 @@ class StateView(StaffAPIView):
     which actions they may use (``can``)."""
 
     def get(self, request):
-        snapshot = selectors.dashboard_snapshot(sections=access.sections_for(request.user))
+        form = FeedbackFilterSerializer(data=request.query_params)
+        form.is_valid(raise_exception=True)
+        filters = {"feedback": {key: value for key, value in form.validated_data.items() if value}}
+        snapshot = selectors.dashboard_snapshot(sections=access.sections_for(request.user), filters=filters)
         return Response({**snapshot, "can": access.actions_for(request.user)})
 
 

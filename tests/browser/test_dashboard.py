@@ -263,3 +263,31 @@ def test_a_staff_member_who_may_only_view_events_sees_only_them(page, console, s
         expect(page.locator(absent)).to_have_count(0)
     expect(page.locator("#updated")).to_have_text(re.compile("^Updated"))
     assert console == [] and page.errors == []
+
+
+def test_see_the_feedback_on_answers_and_filter_it(page, console, served, staff, user, enqueued):
+    from assistant import services
+    from assistant.models import Feedback
+
+    for model, rating, comment in [
+        ("fast", "up", ""),
+        ("fast", "down", "Wrong adaptor"),
+        ("thinker", "down", ""),
+    ]:
+        session = f.job_session(user=user, content=f"Question for {model}")
+        answer = services.message_save(
+            session=session, role="assistant", content=f"Answer by {model}", reply_to=f.first_message(session)
+        )
+        Feedback.objects.create(message=answer, user=user, rating=rating, comment=comment, model=model)
+    open_dashboard(page, served.url)
+    rows = page.locator("#feedback-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator('#feedback-counts [data-count="down"] .count-value')).to_have_text("2")
+    expect(page.locator("#feedback-by-model")).to_have_text("fast: 1 👍 1 👎 · thinker: 0 👍 1 👎")
+    page.select_option("#feedback-rating", "down")
+    expect(rows).to_have_count(2)
+    page.select_option("#feedback-model", "fast")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Wrong adaptor")
+    expect(rows.first).to_contain_text("Question for fast")
+    assert page.outside_requests == [] and page.errors == [] and console == []

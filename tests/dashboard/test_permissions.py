@@ -22,6 +22,7 @@ SECTIONS = {
     "messages": "assistant.view_chatmessage",
     "schedules": "events.view_schedule",
     "tasks": "agents.view_workertask",
+    "feedback": "assistant.view_feedback",
 }
 SUBMIT = "/dashboard/events"
 FORM = {"type": "user.message", "source": "dashboard", "userID": "alice", "metadata": '{"text": "hi"}'}

@@ -365,6 +365,49 @@ def test_the_snapshot_takes_the_same_queries_for_3_and_30_rows(
     assert large["tasks"]["counts"] == {"queued": 0, "running": 14, "succeeded": 16, "failed": 0}
     assert len(large["tasks"]["recent"]) == selectors.RECENT_TASKS
     assert max(len(t["lines"]) for t in large["tasks"]["recent"]) == selectors.TASK_LOG_TAIL
-    # Two for events, three for messages, three for schedules, three for tasks.
-    with django_assert_num_queries(11):
+    # Two for events, three for messages, three for schedules, three for tasks, three
+    # for feedback.
+    with django_assert_num_queries(14):
         selectors.dashboard_snapshot()
+
+
+def rated(user, model: str, rating: str, comment: str = "", question: str = "Why does it fail?"):
+    session = f.job_session(user=user, content=question)
+    asked = f.first_message(session)
+    answer = assistant_services.message_save(
+        session=session, role="assistant", content=f"Answer by {model}", reply_to=asked, model=model
+    )
+    from assistant.models import Feedback
+
+    return Feedback.objects.create(message=answer, user=user, rating=rating, comment=comment, model=model)
+
+
+def test_feedback_counts_by_model_and_the_latest_ratings_with_filters(staff_client, user, make_user):
+    rated(user, "fast", "up")
+    rated(user, "fast", "down", comment="It was state.body", question="What is wrong with the filter?")
+    rated(make_user("bob"), "thinker", "up", comment="Spot on")
+    body = state(staff_client)["feedback"]
+    assert body["counts"] == {"up": 2, "down": 1, "commented": 2}
+    assert body["by_model"] == [
+        {"model": "fast", "up": 1, "down": 1},
+        {"model": "thinker", "up": 1, "down": 0},
+    ]
+    assert [r["model"] for r in body["recent"]] == ["thinker", "fast", "fast"]  # newest first
+    down = staff_client.get(STATE, {"rating": "down"}).json()["feedback"]
+    [row] = down["recent"]
+    assert (row["comment"], row["question"], row["answer"], row["userID"]) == (
+        "It was state.body",
+        "What is wrong with the filter?",
+        "Answer by fast",
+        user.get_username(),
+    )
+    assert down["counts"] == body["counts"]  # the counts are of every rating
+    assert [
+        r["model"] for r in staff_client.get(STATE, {"model": "thinker"}).json()["feedback"]["recent"]
+    ] == ["thinker"]
+    assert staff_client.get(STATE, {"rating": "down", "model": "thinker"}).json()["feedback"]["recent"] == []
+
+
+def test_a_bad_feedback_filter_is_a_400(staff_client):
+    response = staff_client.get(STATE, {"rating": "meh"})
+    assert response.status_code == 400 and "rating" in response.json()["detail"]

@@ -173,6 +173,37 @@
     $("failed-empty").hidden = section.failed.length > 0;
   }
 
+  // Ratings: counts, counts by model, and the latest (filtered by rating and model).
+  function renderFeedback(section) {
+    renderCounts($("feedback-counts"), [["up", "👍 Good"], ["down", "👎 Bad"], ["commented", "With a comment"]],
+      section.counts);
+    $("feedback-by-model").textContent = section.by_model
+      .map((m) => `${m.model || "(no model)"}: ${m.up} 👍 ${m.down} 👎`).join(" · ");
+    const picker = $("feedback-model");
+    const known = new Set([...picker.options].map((o) => o.value));
+    for (const { model } of section.by_model) {
+      if (model && !known.has(model)) picker.append(el("option", { value: model }, model));
+    }
+    syncRows($("feedback-table").tBodies[0], section.recent, (f) => [
+      { text: when(f.at), className: "time", title: f.at },
+      f.userID,
+      f.model,
+      { text: f.rating === "up" ? "👍" : "👎", className: `rating ${f.rating}`, title: f.rating },
+      { text: f.question || "", className: "preview" },
+      { text: f.answer, className: "preview" },
+      { text: f.comment, className: "preview" },
+    ]);
+    $("feedback-empty").hidden = section.recent.length > 0;
+  }
+
+  function feedbackFilters() {
+    const query = new URLSearchParams();
+    if ($("feedback-rating") && $("feedback-rating").value) query.set("rating", $("feedback-rating").value);
+    if ($("feedback-model") && $("feedback-model").value) query.set("model", $("feedback-model").value);
+    const text = query.toString();
+    return text ? `?${text}` : "";
+  }
+
   function scheduleWhen(s) {
     return s.kind === "once"
       ? { text: `once, ${when(s.run_at)}`, className: "schedule-when", title: s.run_at }
@@ -306,6 +337,7 @@
     messages: renderMessages,
     tasks: renderTasks,
     schedules: renderSchedules,
+    feedback: renderFeedback,
   };
 
   function render(snapshot) {
@@ -333,7 +365,7 @@
       return;
     }
     poll.running = true;
-    const { ok, data } = await request("GET", urls.state);
+    const { ok, data } = await request("GET", urls.state + feedbackFilters());
     poll.running = false;
     if (ok && data) {
       poll.failures = 0;
@@ -353,6 +385,10 @@
       const delay = ok ? POLL_MS : Math.min(POLL_MS * 2 ** poll.failures, MAX_BACKOFF_MS);
       poll.timer = setTimeout(refresh, delay);
     }
+  }
+
+  for (const id of ["feedback-rating", "feedback-model"]) {
+    if ($(id)) $(id).addEventListener("change", () => refresh());
   }
 
   document.addEventListener("visibilitychange", () => {
