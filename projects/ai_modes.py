@@ -191,11 +191,15 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
         form = form or {}
         if not isinstance(form, dict):
             raise InvalidInput({"options": ["Options are an object."]})
-        unknown = set(form) - set(JOB_CONTEXT_OPTIONS)
+        unknown = set(form) - {*JOB_CONTEXT_OPTIONS, "run"}
         if unknown:
             raise InvalidInput({"options": [f"Unknown options: {', '.join(sorted(unknown))}."]})
-        if not all(isinstance(v, bool) for v in form.values()):
+        switches = {key: value for key, value in form.items() if key != "run"}
+        if not all(isinstance(v, bool) for v in switches.values()):
             raise InvalidInput({"options": ["Each option is true or false."]})
+        run = form.get("run")
+        if run is not None and (isinstance(run, bool) or not isinstance(run, int) or run < 1):
+            raise InvalidInput({"options": ["run is the id of one of the job's runs."]})
         return form
 
     def tools(self, *, session, message) -> list[Tool]:
@@ -203,15 +207,13 @@ class JobCodeMode(ProjectSessions, ModeBehaviour):
         return super().tools(session=session, message=message) if sessions.subject_id(session, Job) else []
 
     def query(self, *, session, message, on_delta=None, should_stop=None, on_tool=None):
-        """Ask with the job's code and adaptor, and the log of the run the session follows
-        (``meta["follow_run_id"]``) when the question's options switch logs on."""
+        """Ask with the job's code and adaptor, and the log of the run the question
+        chose (``options["run"]``, one of the job's runs) or else the one the session
+        follows (``meta["follow_run_id"]``) when the question's options switch logs on."""
         job = session.subject if sessions.subject_id(session, Job) is not None else None
-        context = (
-            prompts.job_context(job, follow_run_id=(session.meta or {}).get("follow_run_id"))
-            if job is not None
-            else None
-        )
         options = (message.meta or {}).get("options") or {}
+        followed = options.get("run") or (session.meta or {}).get("follow_run_id")
+        context = prompts.job_context(job, follow_run_id=followed) if job is not None else None
         return services.ai_query(
             session=session,
             message=message,

@@ -755,6 +755,7 @@ def test_the_page_a_chat_user_expects(page, browser, served_with_model, model_se
     """Copy buttons, highlighted code, timestamps and date groups, the growing input,
     the scroll-to-bottom button, the job-context switches, a favicon."""
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    failed_run = f.run(job_=job, log="[JOB] ✘ TypeError: state.data is undefined")
     model_server.script(
         Reply(text=CODE_ANSWER), *[Reply(text=f"Answer {n}. " + "Long line. " * 60) for n in range(6)]
     )
@@ -775,13 +776,22 @@ def test_the_page_a_chat_user_expects(page, browser, served_with_model, model_se
     expect(page.locator(".session-group").first).to_have_text("Today")
     expect(page.locator(".session-item .session-mode time")).to_have_count(1)
 
-    # The job's context switches go with the question.
+    # The job's context switches and the run to read go with the question.
     expect(page.locator("#context-switches")).to_be_visible()
+    expect(page.locator("#context-run option")).to_have_count(2)  # no run, and the job's one
+    expect(page.locator("#context-run")).to_have_value(str(failed_run.pk))
     page.locator("#context-switches input[name=logs]").check()
     send(page, "And with the logs?")
     expect(answer).to_have_count(2, timeout=30_000)
     asked = ChatMessage.objects.filter(role="user").order_by("-created_at").first()
-    assert asked.meta["options"] == {"code": True, "logs": True, "input": False, "output": False}
+    assert asked.meta["options"] == {
+        "code": True,
+        "logs": True,
+        "input": False,
+        "output": False,
+        "run": failed_run.pk,
+    }
+    assert "TypeError: state.data is undefined" in model_server.requests[-1]["messages"][0]["content"]
 
     # The box grows with what is typed.
     before = page.locator("#message-input").bounding_box()["height"]

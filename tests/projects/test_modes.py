@@ -84,7 +84,8 @@ def test_job_mode(user, enqueued):
         with pytest.raises(ValidationError):
             mode.validate_form(bad)
     assert mode.query_options({"logs": True}) == {"logs": True}
-    for bad in ({"nope": True}, {"logs": "yes"}, ["logs"]):
+    assert mode.query_options({"logs": True, "run": 7}) == {"logs": True, "run": 7}
+    for bad in ({"nope": True}, {"logs": "yes"}, ["logs"], {"run": "7"}, {"run": True}, {"run": 0}):
         with pytest.raises(ValidationError):
             mode.query_options(bad)
     assert mode.chat_input_disabled({"user": user}) == "Select a job to ask about it."
@@ -174,3 +175,25 @@ def test_an_unknown_mode_fails_the_message_readably(user, enqueued, model_server
     assert message_process(message_id=message.pk).state == "error"
     message.refresh_from_db()
     assert message.error == MODE_UNAVAILABLE_TEXT and model_server.calls == 0
+
+
+def test_the_question_chooses_the_run_whose_log_goes_with_it(user, enqueued, model_server):
+    """``options.run`` names one of the job's runs; another job's run sends no log."""
+    from assistant import processing
+
+    job = f.job(workflow_=f.workflow(project_=f.project(members=[user])))
+    mine = f.run(job_=job, log="[JOB] mine: TypeError")
+    theirs = f.run(job_=f.job(), log="[JOB] someone else's secret")
+    session = f.job_session(user=user, job_=job)
+    ChatMessage.objects.filter(session=session).update(status="success")
+    for run, expected in ((mine, "mine: TypeError"), (theirs, None)):
+        question = services.message_send(
+            session=session, user=user, content="Why?", options={"logs": True, "run": run.pk}
+        )
+        model_server.script(Reply(text="Because."))
+        assert processing.message_process(message_id=question.pk).state == "success"
+        system = model_server.requests[-1]["messages"][0]["content"]
+        if expected:
+            assert expected in system
+        else:
+            assert "secret" not in system and "The log of run" not in system

@@ -1017,15 +1017,27 @@
   }
 
   // What goes with a question, in modes that offer it (the job's code, logs, input, output).
-  function showContextSwitches(session) {
+  async function showContextSwitches(session) {
     const mode = state.modes.find((m) => m.id === session.mode);
     $("context-switches").hidden = !(mode && mode.enable_attachment_options);
+    const picker = $("context-run");
+    picker.replaceChildren(el("option", { value: "" }, "No run"));
+    if ($("context-switches").hidden || !session.job) return;
+    const { ok, data } = await api("GET", `/api/runs/?job=${encodeURIComponent(session.job)}&limit=20`);
+    if (!ok || state.session !== session) return;
+    for (const run of data.results) {
+      picker.append(el("option", { value: String(run.id) }, `Run ${run.id} · ${run.state} · ${shortTime(run.created_at || run.started_at || "")}`));
+    }
+    const followed = session.meta && session.meta.follow_run_id;
+    picker.value = followed && [...picker.options].some((o) => o.value === String(followed))
+      ? String(followed) : (data.results[0] ? String(data.results[0].id) : "");
   }
 
   function contextOptions() {
     if ($("context-switches").hidden) return null;
     const options = {};
     for (const box of $("context-switches").querySelectorAll("input[type=checkbox]")) options[box.name] = box.checked;
+    if ($("context-run").value) options.run = Number($("context-run").value);
     return options;
   }
 
