@@ -456,8 +456,32 @@ def message_cancel(*, message: ChatMessage) -> ChatMessage:
         if kept is not None:
             ChatMessage.objects.filter(pk=kept.pk).update(reply_to=locked)
             _publish_leaf(locked.session_id, locked.session.leaf_id)
+        elif locked.role == Role.USER:
+            _back_from_cancelled_edit(locked)
         _publish_status(locked)
     return locked
+
+
+def _back_from_cancelled_edit(question: ChatMessage) -> None:
+    """A cancelled edit that ends the branch shown: the branch of the version before it
+    is shown again (a cancelled question is hidden, and would hide its turn's others)."""
+    session = ChatSession.objects.select_for_update().get(pk=question.session_id)
+    if session.leaf_id != question.pk:
+        return
+    others = list(
+        ChatMessage.objects.filter(session=session, role=Role.USER, parent_id=question.parent_id)
+        .exclude(pk=question.pk)
+        .exclude(status=Status.CANCELLED)
+        .order_by("created_at")
+    )
+    if not others:
+        return
+    questions = list(
+        ChatMessage.objects.filter(session=session, role=Role.USER).only("pk", "parent", "created_at")
+    )
+    session.leaf_id = branches.deepest(questions, others[-1]).pk
+    session.save(update_fields=["leaf", "updated_at"])
+    _publish_leaf(session.pk, session.leaf_id)
 
 
 # --- Share links ------------------------------------------------------------------------

@@ -126,6 +126,15 @@ def test_cancelling_a_new_answer_keeps_the_one_it_had(chat, user, enqueued):
     assert shown(session)[-1] == ("assistant", "A2")
 
 
+def test_a_cancelled_edit_shows_the_branch_it_came_from(chat, user, enqueued):
+    session, q1, a1, q2, a2 = chat
+    edited = services.message_edit(message=q2, user=user, content="Q2, asked otherwise")
+    assert shown(session)[-1] == ("user", "Q2, asked otherwise")
+    services.message_cancel(message=edited)
+    assert shown(session) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2")]
+    assert ChatSession.objects.get(pk=session.pk).leaf_id == q2.pk
+
+
 def test_what_cannot_be_regenerated_edited_or_shown(chat, client_of, user, make_user, enqueued, settings):
     settings.ASSISTANT = {**settings.ASSISTANT, "MAX_IN_FLIGHT_PER_SESSION": 1}
     session, q1, a1, q2, a2 = chat
