@@ -90,7 +90,13 @@ def main() -> None:
     from tests import factories
 
     user, _ = get_user_model().objects.get_or_create(username="bench-api")
-    ChatSession.objects.filter(user=user).delete()
+    # In SQL, not through the ORM's collector: a million rows are gone in seconds.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        sessions = "SELECT id FROM assistant_chatsession WHERE user_id = %s"
+        cursor.execute(f"DELETE FROM assistant_chatmessage WHERE session_id IN ({sessions})", [user.pk])
+        cursor.execute("DELETE FROM assistant_chatsession WHERE user_id = %s", [user.pk])
     job = factories.job(workflow_=factories.workflow(project_=factories.project(members=[user])))
     client = APIClient()
     client.force_authenticate(user)
