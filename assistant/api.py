@@ -434,9 +434,11 @@ class SharedSessionSerializer(serializers.Serializer):
 def shared_data(token: str) -> dict:
     """What a share link shows: the title and the branch shown, tool calls without
     their arguments and results. ``NotFound`` for a revoked or unknown link."""
-    session = selectors.shared_session(token=token)
-    if session is None:
+    link = selectors.share_link_of(token=token)
+    # Decided now: a link stops when its maker may no longer read the session.
+    if link is None or session_access(user=link.created_by, session=link.session) < Access.READ:
         raise NotFound()
+    session = selectors.session_get(session_id=link.session_id)
     data = dict(SharedSessionSerializer(session).data)
     data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
     return data

@@ -11,7 +11,6 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from . import search
-from .access import Access, session_access
 from .models import ChatMessage, ChatSession, Feedback, ShareLink, ToolCall
 
 Status = ChatMessage.Status
@@ -145,19 +144,17 @@ def share_link_active(*, session: ChatSession) -> ShareLink | None:
     return ShareLink.objects.filter(session=session, revoked_at__isnull=True).first()
 
 
-def shared_session(*, token: str) -> ChatSession | None:
-    """The session a share link's ``token`` opens, with its messages; None when no link
-    has it, it was revoked, or its maker may no longer read the session (decided now)."""
+def share_link_of(*, token: str) -> ShareLink | None:
+    """The link a share token opens (with its session and maker), None when no link
+    has it or it was revoked. Whether its maker may still read the session is the
+    caller's check."""
     if not isinstance(token, str) or not 16 <= len(token) <= 64:
         return None
-    link = (
+    return (
         ShareLink.objects.select_related("session", "created_by")
         .filter(token_hash=ShareLink.hash_of(token), revoked_at__isnull=True)
         .first()
     )
-    if link is None or session_access(user=link.created_by, session=link.session) < Access.READ:
-        return None
-    return session_get(session_id=link.session_id)
 
 
 def tool_call_status(*, call_id) -> str | None:
