@@ -1,11 +1,15 @@
 """The auth API: register, token, refresh. Thin views over ``accounts.services``."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
 from rest_framework_simplejwt.exceptions import InvalidToken
+
+from assistant.openapi import errors
+from assistant.strict_input import JSONBodySerializer
 
 from . import api_keys, services
 from .clients import ScopedRateThrottle
@@ -16,6 +20,9 @@ from .serializers import (
     RegisteredSerializer,
     TokenSerializer,
 )
+from .tokens import LoginRefreshSerializer
+
+INVALID_TOKEN = "The token is invalid, expired or ended (logged out, blacklisted)."
 
 
 def _credentials(request) -> dict[str, str]:
@@ -40,7 +47,7 @@ class RegisterView(PublicAuthView):
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={201: RegisteredSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+        responses={201: RegisteredSerializer, **errors({409: "A user with that userID already exists."})},
         summary="Register a user",
     )
     def post(self, request):
@@ -54,7 +61,15 @@ class TokenView(PublicAuthView):
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={200: TokenSerializer, 401: OpenApiResponse(), 429: OpenApiResponse()},
+        responses={
+            200: TokenSerializer,
+            **errors(
+                {
+                    401: "Wrong userID or password.",
+                    429: "Too many failed logins (locked out for a while), or throttled (Retry-After).",
+                }
+            ),
+        },
         summary="Exchange credentials for a JWT",
     )
     def post(self, request):
@@ -65,7 +80,7 @@ class TokenView(PublicAuthView):
 class RefreshView(PublicAuthView):
     @extend_schema(
         request=None,
-        responses={200: TokenSerializer, 401: OpenApiResponse()},
+        responses={200: TokenSerializer, **errors({401: INVALID_TOKEN})},
         summary="Exchange the token in the Authorization header for a fresh one",
     )
     def post(self, request):
@@ -105,7 +120,7 @@ class NewApiKeySerializer(ApiKeySerializer):
         read_only_fields = [*ApiKeySerializer.Meta.read_only_fields, "key"]
 
 
-class ApiKeyInputSerializer(serializers.Serializer):
+class ApiKeyInputSerializer(JSONBodySerializer):
     name = serializers.CharField(max_length=100)
     can_write = serializers.BooleanField(
         default=False, help_text="Writing tools run over this key without asking for approval."
@@ -131,7 +146,29 @@ class ApiKeysView(APIView):
 
 
 class ApiKeyView(APIView):
-    @extend_schema(responses={204: None}, summary="Revoke an API key")
+    @extend_schema(
+        responses={204: None, **errors({404: "You have no such key."})}, summary="Revoke an API key"
+    )
     def delete(self, request, key_id):
         api_keys.api_key_revoke(user=request.user, key_id=key_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        responses={200: LoginRefreshSerializer, **errors({401: INVALID_TOKEN})},
+        summary="Exchange a refresh token for a new access and refresh token",
+    )
+)
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    """simplejwt's refresh with rotation (``SIMPLE_JWT``), documented with its 401."""
+
+
+@extend_schema_view(
+    post=extend_schema(
+        responses={200: None, **errors({401: INVALID_TOKEN})},
+        summary="Log out: blacklist the refresh token and end its login",
+    )
+)
+class TokenBlacklistView(jwt_views.TokenBlacklistView):
+    """simplejwt's logout (``SIMPLE_JWT``), documented with its 401."""

@@ -1,5 +1,4 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 
 from . import api
 
@@ -11,6 +10,6 @@ urlpatterns = [
     path("keys/", api.ApiKeysView.as_view(), name="api-keys"),
     path("keys/<uuid:key_id>/", api.ApiKeyView.as_view(), name="api-key"),
     # simplejwt's own endpoints: refresh with rotation, and logout (blacklist).
-    path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
-    path("token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
+    path("token/refresh/", api.TokenRefreshView.as_view(), name="token-refresh"),
+    path("token/blacklist/", api.TokenBlacklistView.as_view(), name="token-blacklist"),
 ]

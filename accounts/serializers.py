@@ -1,6 +1,8 @@
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
+from assistant.strict_input import JSONBodySerializer
+
 
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers, lists and objects instead of coercing them."""
@@ -13,7 +15,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(JSONBodySerializer):
     userID = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = StrictCharField(max_length=128, trim_whitespace=False)
 
@@ -29,7 +31,7 @@ class TokenSerializer(serializers.Serializer):
     refresh = serializers.CharField(required=False)
 
 
-class ProfileSerializer(serializers.Serializer):
+class ProfileSerializer(JSONBodySerializer):
     id = serializers.IntegerField(read_only=True)
     userID = serializers.CharField(source="username", read_only=True)
     display_name = StrictCharField(max_length=150, required=False, allow_blank=True)

@@ -3,6 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from assistant.serializers import ObjectField
+from assistant.strict_input import QueryParamsSerializer
+
 from .models import TaskLogLine, WorkerTask
 
 TASK_FIELDS = [
@@ -11,6 +14,8 @@ TASK_FIELDS = [
 
 
 class WorkerTaskSerializer(serializers.ModelSerializer):
+    input = ObjectField(read_only=True, help_text="What the agent was given.")
+
     class Meta:
         model = WorkerTask
         fields = TASK_FIELDS
@@ -25,6 +30,7 @@ class TaskLogLineSerializer(serializers.ModelSerializer):
 
 
 class WorkerTaskDetailSerializer(serializers.ModelSerializer):
+    input = ObjectField(read_only=True, help_text="What the agent was given.")
     lines = serializers.SerializerMethodField(help_text="Log lines after `after`, oldest first.")
     more_lines = serializers.SerializerMethodField(
         help_text="True when there are more lines than one response holds: ask again with the last seq."
@@ -43,11 +49,11 @@ class WorkerTaskDetailSerializer(serializers.ModelSerializer):
         return self.context["more_lines"]
 
 
-class TasksQuerySerializer(serializers.Serializer):
+class TasksQuerySerializer(QueryParamsSerializer):
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
 
 
-class TaskDetailQuerySerializer(serializers.Serializer):
+class TaskDetailQuerySerializer(QueryParamsSerializer):
     after = serializers.IntegerField(
         required=False,
         default=0,

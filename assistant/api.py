@@ -10,7 +10,6 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -33,12 +32,14 @@ from .access import (
     session_for,
     sessions_visible_to,
 )
-from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer
+from .api_shapes import ChatSessionDetailSerializer, ChatSessionSerializer, ModeField
 from .conf import assistant_settings
 from .errors import ServiceUnavailable
 from .exceptions import AssistantNotConfigured, InvalidInput, NotFound, QueueUnavailable
 from .models import ChatMessage, ChatSession
-from .serializers import ChatMessageSerializer, FeedbackSerializer, ToolCallSerializer
+from .openapi import ASK_LIMITS, ASK_UNAVAILABLE, DISCLAIMER, READ_ONLY, errors
+from .serializers import ChatMessageSerializer, FeedbackSerializer, ObjectField, ToolCallSerializer
+from .strict_input import JSONBodySerializer, QueryParamsSerializer
 
 
 class HealthView(APIView):
@@ -147,7 +148,7 @@ class WithModesFields(serializers.Serializer):
         return fields
 
 
-class ModesContextSerializer(WithModesFields):
+class ModesContextSerializer(QueryParamsSerializer, WithModesFields):
     """The ids of the objects to ask about (the modes' form fields: ``?job=``,
     ``?project=``)."""
 
@@ -177,22 +178,22 @@ class ModesView(APIView):
         )
 
 
-class SessionListSerializer(WithModesFields):
+class SessionListSerializer(QueryParamsSerializer, WithModesFields):
     """The list's own parameters, and the filters the enabled modes understand."""
 
     modes_callback = "list_filters"
 
-    mode = serializers.CharField(required=False)
+    mode = ModeField(required=False)
     search = serializers.CharField(required=False, max_length=200)
     sort = serializers.ChoiceField(["asc", "desc"], default="desc")
     offset = serializers.IntegerField(default=0, min_value=0)
     limit = serializers.IntegerField(default=selectors.DEFAULT_LIMIT, min_value=1, max_value=100)
 
 
-class SessionCreateSerializer(WithModesFields):
+class SessionCreateSerializer(JSONBodySerializer, WithModesFields):
     """A mode, the first message, and the mode's form (its ``form_fields``)."""
 
-    mode = StrictCharField(max_length=64)
+    mode = ModeField()
     content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
     meta = serializers.DictField(required=False)
 
@@ -236,8 +237,6 @@ class SessionsView(APIView):
             return Response(
                 _page(selectors.session_search(sessions=_filtered(visible, filters), search=search, **page))
             )
-        if mode_id not in site:
-            return Response(_page(selectors.session_search(sessions=visible.none(), **page)))
         mode = site.get(mode_id)
         unknown = set(filters) - set(mode.list_filters())
         if unknown:
@@ -255,7 +254,17 @@ class SessionsView(APIView):
     @extend_schema(
         request=SessionCreateSerializer,
         parameters=[idempotency.PARAMETER],
-        responses={201: ChatSessionDetailSerializer, **idempotency.RESPONSES},
+        responses={
+            201: ChatSessionDetailSerializer,
+            **idempotency.RESPONSES,
+            **errors(
+                {
+                    403: "Your role can't start a conversation about this (a viewer). " + DISCLAIMER,
+                    429: ASK_LIMITS,
+                    503: ASK_UNAVAILABLE,
+                }
+            ),
+        },
     )
     @idempotency.creating
     def post(self, request):
@@ -273,7 +282,7 @@ class SessionsView(APIView):
         return Response(ChatSessionDetailSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
-class SearchParamsSerializer(serializers.Serializer):
+class SearchParamsSerializer(QueryParamsSerializer):
     q = serializers.CharField(max_length=200, help_text="Words the messages say (the last may be cut short).")
     offset = serializers.IntegerField(default=0, min_value=0)
     limit = serializers.IntegerField(default=selectors.DEFAULT_LIMIT, min_value=1, max_value=50)
@@ -320,7 +329,7 @@ class SearchView(APIView):
         )
 
 
-class SessionUpdateSerializer(serializers.Serializer):
+class SessionUpdateSerializer(JSONBodySerializer):
     title = StrictCharField(max_length=100, required=False)
     is_public = serializers.BooleanField(required=False)
 
@@ -367,7 +376,11 @@ class SessionExportView(APIView):
                 "format", str, enum=list(export.FORMATS), description="markdown (default) or json"
             )
         ],
-        responses={(200, "text/markdown"): str, (200, "application/json"): ChatSessionDetailSerializer},
+        responses={
+            (200, "text/markdown"): str,
+            (200, "application/json"): ChatSessionDetailSerializer,
+            **errors({400: "Not one of the formats."}),
+        },
         summary="Export a session as Markdown or JSON",
     )
     def get(self, request, session_id):
@@ -405,13 +418,18 @@ class SessionShareView(APIView):
     """A read-only link to the conversation, for anyone holding it: logged in or not,
     without joining anyone's list, without tool arguments and results."""
 
-    @extend_schema(responses=ShareLinkSerializer, summary="Whether the session is shared by link")
+    @extend_schema(
+        responses={200: ShareLinkSerializer, **errors({403: READ_ONLY})},
+        summary="Whether the session is shared by link",
+    )
     def get(self, request, session_id):
         link = selectors.share_link_active(session=_session_for(request, session_id, change=True))
         return Response({"shared": link is not None, "created_at": link.created_at if link else None})
 
     @extend_schema(
-        request=None, responses={201: ShareLinkSerializer}, summary="Share by link (replaces the last)"
+        request=None,
+        responses={201: ShareLinkSerializer, **errors({403: READ_ONLY})},
+        summary="Share by link (replaces the last)",
     )
     def post(self, request, session_id):
         session = _session_for(request, session_id, change=True)
@@ -419,7 +437,9 @@ class SessionShareView(APIView):
         body = {"shared": True, "created_at": link.created_at, "url": share_url(request, token)}
         return Response(ShareLinkSerializer(body).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None}, summary="Stop sharing: the link stops working")
+    @extend_schema(
+        responses={204: None, **errors({403: READ_ONLY})}, summary="Stop sharing: the link stops working"
+    )
     def delete(self, request, session_id):
         services.share_link_revoke(session=_session_for(request, session_id, change=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -448,7 +468,10 @@ class SharedSessionView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(responses=SharedSessionSerializer, summary="A conversation shared by link (no login)")
+    @extend_schema(
+        responses={200: SharedSessionSerializer, **errors({404: "No link works with this token."})},
+        summary="A conversation shared by link (no login)",
+    )
     def get(self, request, token):
         return Response(shared_data(token))
 
@@ -471,7 +494,11 @@ class SessionDetailView(APIView):
             data["messages"] = [redact_message_for_viewer(message) for message in data["messages"]]
         return Response(data)
 
-    @extend_schema(request=SessionUpdateSerializer, responses=ChatSessionSerializer, summary="Rename")
+    @extend_schema(
+        request=SessionUpdateSerializer,
+        responses={200: ChatSessionSerializer, **errors({403: READ_ONLY})},
+        summary="Rename, or make public or private",
+    )
     def patch(self, request, session_id):
         session = _session_for(request, session_id, change=True)
         data = SessionUpdateSerializer(data=request.data)
@@ -482,7 +509,7 @@ class SessionDetailView(APIView):
             services.session_set_public(session=session, is_public=data.validated_data["is_public"])
         return Response(ChatSessionSerializer(session).data)
 
-    @extend_schema(responses={204: None}, summary="Delete a session")
+    @extend_schema(responses={204: None, **errors({403: READ_ONLY})}, summary="Delete a session")
     def delete(self, request, session_id):
         services.session_delete(session=_session_for(request, session_id, change=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -498,7 +525,7 @@ def _input_disabled(user, session: ChatSession) -> str | None:
     return mode.chat_input_disabled({"user": user, "session": session})
 
 
-class MessageCreateSerializer(serializers.Serializer):
+class MessageCreateSerializer(JSONBodySerializer):
     content = StrictCharField(max_length=ChatMessage.MAX_LENGTH, trim_whitespace=False)
     options = serializers.DictField(required=False)
 
@@ -507,7 +534,11 @@ class SessionMessagesView(APIView):
     @extend_schema(
         request=MessageCreateSerializer,
         parameters=[idempotency.PARAMETER],
-        responses={202: ChatMessageSerializer, **idempotency.RESPONSES},
+        responses={
+            202: ChatMessageSerializer,
+            **idempotency.RESPONSES,
+            **errors({403: f"{READ_ONLY} {DISCLAIMER}", 429: ASK_LIMITS, 503: ASK_UNAVAILABLE}),
+        },
     )
     @idempotency.creating
     def post(self, request, session_id):
@@ -526,7 +557,7 @@ class SessionMessagesView(APIView):
         return Response(ChatMessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ApplyRequestSerializer(serializers.Serializer):
+class ApplyRequestSerializer(JSONBodySerializer):
     dry_run = serializers.BooleanField(
         default=False, help_text="Report what applying would change, and change nothing."
     )
@@ -571,7 +602,17 @@ class SessionAppliedSerializer(ChatSessionSerializer):
 class SessionApplyView(APIView):
     @extend_schema(
         request=ApplyRequestSerializer,
-        responses={200: SessionAppliedSerializer, 409: None},
+        responses={
+            200: SessionAppliedSerializer,
+            **errors(
+                {
+                    400: "message is not a workflow template reply of the session.",
+                    403: READ_ONLY,
+                    409: "No template to apply, the template is invalid, or another workflow of the "
+                    "project already has its name.",
+                }
+            ),
+        },
         summary="Apply a workflow template of the session (or, with dry_run, report what it would change)",
     )
     def post(self, request, session_id):
@@ -584,7 +625,21 @@ class SessionApplyView(APIView):
 
 
 class MessageRetryView(APIView):
-    @extend_schema(request=None, responses={200: ChatMessageSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ChatMessageSerializer,
+            **errors(
+                {
+                    403: f"{READ_ONLY} {DISCLAIMER}",
+                    409: "Not a failed or cancelled question.",
+                    429: ASK_LIMITS,
+                    503: ASK_UNAVAILABLE,
+                }
+            ),
+        },
+        summary="A failed or cancelled question back to pending",
+    )
     def post(self, request, message_id):
         message = _message_for(request, message_id)
         response = _queued(request, lambda: services.message_retry(message=message))
@@ -592,7 +647,7 @@ class MessageRetryView(APIView):
         return response
 
 
-class ChoiceSerializer(serializers.Serializer):
+class ChoiceSerializer(JSONBodySerializer):
     options = serializers.DictField(
         required=False, help_text="The model choice for the new answer: `model`, `reasoning_effort`."
     )
@@ -618,7 +673,17 @@ def _queued(request, start) -> Response:
 class MessageRegenerateView(APIView):
     @extend_schema(
         request=ChoiceSerializer,
-        responses={202: ChatMessageSerializer},
+        responses={
+            202: ChatMessageSerializer,
+            **errors(
+                {
+                    403: f"{READ_ONLY} {DISCLAIMER}",
+                    409: "Not an answer, or its question is being answered.",
+                    429: ASK_LIMITS,
+                    503: ASK_UNAVAILABLE,
+                }
+            ),
+        },
         summary="A new answer to an answer's question (the earlier ones stay as versions)",
     )
     def post(self, request, message_id):
@@ -632,7 +697,17 @@ class MessageRegenerateView(APIView):
 class MessageEditView(APIView):
     @extend_schema(
         request=MessageEditSerializer,
-        responses={202: ChatMessageSerializer},
+        responses={
+            202: ChatMessageSerializer,
+            **errors(
+                {
+                    403: f"{READ_ONLY} {DISCLAIMER}",
+                    409: "Not a question.",
+                    429: ASK_LIMITS,
+                    503: ASK_UNAVAILABLE,
+                }
+            ),
+        },
         summary="Ask a question again, changed: a new branch from there",
     )
     def post(self, request, message_id):
@@ -653,7 +728,10 @@ class MessageEditView(APIView):
 class MessageShowView(APIView):
     @extend_schema(
         request=None,
-        responses={200: SessionWithInputSerializer},
+        responses={
+            200: SessionWithInputSerializer,
+            **errors({403: READ_ONLY, 409: "The turn has no other versions, or it is being answered."}),
+        },
         summary="Show this version of its turn (an answer, or a question's branch)",
     )
     def post(self, request, message_id):
@@ -663,7 +741,14 @@ class MessageShowView(APIView):
 
 
 class MessageCancelView(APIView):
-    @extend_schema(request=None, responses={200: ChatMessageSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ChatMessageSerializer,
+            **errors({403: READ_ONLY, 409: "Not a pending or processing message."}),
+        },
+        summary="Cancel a pending or processing message",
+    )
     def post(self, request, message_id):
         message = services.message_cancel(message=_message_for(request, message_id))
         return Response(ChatMessageSerializer(message).data)
@@ -675,7 +760,11 @@ class FeedbackView(APIView):
     def _answer(self, request, message_id) -> ChatMessage:
         return message_for(user=request.user, message_id=message_id, need=Access.READ)
 
-    @extend_schema(request=FeedbackSerializer, responses={200: FeedbackSerializer}, summary="Rate an answer")
+    @extend_schema(
+        request=FeedbackSerializer,
+        responses={200: FeedbackSerializer, **errors({400: "A question, or not up or down."})},
+        summary="Rate an answer",
+    )
     def put(self, request, message_id):
         message = self._answer(request, message_id)
         data = FeedbackSerializer(data=request.data)
@@ -702,10 +791,22 @@ class _ToolCallDecisionView(APIView):
         return Response(ToolCallSerializer(call).data)
 
 
+#: The statuses of a decision on a writing tool's call.
+DECISION = {
+    200: ToolCallSerializer,
+    **errors(
+        {
+            404: "No such call waiting for you (only the asker decides).",
+            409: "Already decided, or it expired.",
+        }
+    ),
+}
+
+
 @extend_schema_view(
     post=extend_schema(
         request=None,
-        responses={200: ToolCallSerializer},
+        responses={**DECISION, **errors({403: READ_ONLY})},
         summary="Approve a writing tool's call the answer waits on",
     )
 )
@@ -715,7 +816,9 @@ class ToolCallApproveView(_ToolCallDecisionView):
 
 @extend_schema_view(
     post=extend_schema(
-        request=None, responses={200: ToolCallSerializer}, summary="Reject a writing tool call"
+        request=None,
+        responses={**DECISION, **errors({403: READ_ONLY})},
+        summary="Reject a writing tool call",
     )
 )
 class ToolCallRejectView(_ToolCallDecisionView):
@@ -743,16 +846,12 @@ class _AgentToolCallDecisionView(APIView):
         return Response(ToolCallSerializer(call).data)
 
 
-@extend_schema_view(
-    post=extend_schema(request=None, responses={200: ToolCallSerializer}, summary="Approve an agent's call")
-)
+@extend_schema_view(post=extend_schema(request=None, responses=DECISION, summary="Approve an agent's call"))
 class AgentToolCallApproveView(_AgentToolCallDecisionView):
     approve = True
 
 
-@extend_schema_view(
-    post=extend_schema(request=None, responses={200: ToolCallSerializer}, summary="Reject an agent's call")
-)
+@extend_schema_view(post=extend_schema(request=None, responses=DECISION, summary="Reject an agent's call"))
 class AgentToolCallRejectView(_AgentToolCallDecisionView):
     approve = False
 
@@ -816,8 +915,8 @@ class ModelsView(APIView):
 class ActionSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
-    input_schema = serializers.JSONField()
-    output_schema = serializers.JSONField()
+    input_schema = ObjectField(help_text="The JSON schema of its input.")
+    output_schema = ObjectField(help_text="The JSON schema of its result.")
 
 
 class ActionsView(APIView):
@@ -830,8 +929,17 @@ class ActionRunView(APIView):
     @extend_schema(
         request=inline_serializer("ActionInput", {}),
         responses={
-            200: inline_serializer("ActionResult", {"result": serializers.JSONField()}),
-            502: OpenApiResponse(description="The model's answer did not match the output schema."),
+            200: inline_serializer(
+                "ActionResult", {"result": ObjectField(help_text="Its output schema's object.")}
+            ),
+            **errors(
+                {
+                    400: "The input does not match the action's input schema.",
+                    404: "No action has this name.",
+                    502: "The model's answer did not match the output schema, even after a repair.",
+                    503: "The model is unavailable.",
+                }
+            ),
         },
         summary="Run a prompt-backed action: its input in, its typed result out",
     )
@@ -863,7 +971,11 @@ class DisclaimerView(APIView):
             }
         )
 
-    @extend_schema(request=None, responses=DisclaimerSerializer, summary="Accept the current disclaimer")
+    @extend_schema(
+        request=None,
+        responses={200: DisclaimerSerializer, **errors({409: "There is no active disclaimer to accept."})},
+        summary="Accept the current disclaimer",
+    )
     def post(self, request):
         acceptance = services.disclaimer_mark_read(user=request.user)
         return Response({"version": acceptance.disclaimer.version, "accepted": True})

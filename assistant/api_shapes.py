@@ -7,14 +7,30 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from modes.registry import NotRegistered, site
 
 from .models import ChatSession
-from .serializers import ChatMessageSerializer
+from .serializers import ChatMessageSerializer, ObjectField
+
+
+def mode_choices() -> list[tuple[str, str]]:
+    """The registered modes as choices, ``(id, name)``: the document's ``ModeEnum``
+    (``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]``)."""
+    return [(mode.id, mode.name) for mode in site.all()]
+
+
+class ModeField(serializers.ChoiceField):
+    """A registered mode's id. Its choices are the modes registered when the field is made
+    (a serializer copies its declared fields each time it is made), so the document's
+    enum is the modes registered when it is generated."""
+
+    default_error_messages = {"invalid_choice": 'No mode "{input}" is enabled.'}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=mode_choices(), **kwargs)
 
 
 def mode_fields() -> dict[str, serializers.Field]:
@@ -59,8 +75,20 @@ class ModeValueExtension(OpenApiSerializerFieldExtension):
         return auto_schema._map_serializer_field(self.target.declared, direction)
 
 
+class SubjectSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="app_label.model")
+    id = serializers.CharField()
+
+
 class ChatSessionSerializer(serializers.ModelSerializer):
-    message_count = serializers.IntegerField(read_only=True, default=None)
+    mode = ModeField(read_only=True, help_text="A registered mode's id.")
+    meta = ObjectField(read_only=True, help_text="What the session was started with (a mode's own data).")
+    message_count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Its messages but the cancelled ones, in lists; null where the messages come with it.",
+    )
     subject = serializers.SerializerMethodField(
         help_text='The object the session is about, as {"type": "app_label.model", "id"}, or null.'
     )
@@ -87,7 +115,7 @@ class ChatSessionSerializer(serializers.ModelSerializer):
             fields.setdefault(name, ModeValue(declared))
         return fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(SubjectSerializer(allow_null=True))
     def get_subject(self, session: ChatSession) -> dict[str, str] | None:
         if session.subject_type_id is None:
             return None

@@ -37,6 +37,7 @@ PARAMETER = OpenApiParameter(
     type=str,
     location=OpenApiParameter.HEADER,
     required=False,
+    pattern=KEY.pattern,
     description="Any string of 1 to 255 visible ASCII characters, unique per request you mean: a "
     "retry with the same key returns the first answer and creates nothing.",
 )

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import ChatMessage, Feedback, ToolCall
+from .strict_input import JSONBodySerializer
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ObjectField(serializers.JSONField):
+    """A JSON object (a model's ``JSONField`` that holds one): ``type: object`` in the
+    document, where a bare ``JSONField`` is any JSON value."""
 
 
 class VersionsSerializer(serializers.Serializer):
@@ -29,6 +37,15 @@ class ChatMessageSerializer(serializers.ModelSerializer):
     versions = serializers.SerializerMethodField(
         help_text="In a session's conversation, when the turn has more than one version: the edits "
         "of a question, or the answers to it. Null otherwise."
+    )
+    usage = ObjectField(
+        read_only=True,
+        help_text="An answer's tokens: prompt_tokens, completion_tokens, total_tokens; {} for a question.",
+    )
+    meta = ObjectField(
+        read_only=True,
+        help_text="A question's options; an answer's finish_reason, validation_errors (workflow "
+        "templates) and tools (the tool calls it made).",
     )
 
     class Meta:
@@ -56,7 +73,7 @@ class ChatMessageSerializer(serializers.ModelSerializer):
         return getattr(message, "versions", None)
 
 
-class FeedbackSerializer(serializers.ModelSerializer):
+class FeedbackSerializer(JSONBodySerializer, serializers.ModelSerializer):
     message = serializers.UUIDField(source="message_id", read_only=True)
 
     class Meta:
@@ -68,6 +85,17 @@ class FeedbackSerializer(serializers.ModelSerializer):
 
 class ToolCallSerializer(serializers.ModelSerializer):
     message_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="Null for an agent's call.")
+    arguments = ObjectField(read_only=True, help_text="The arguments the tool was called with.")
+    preview = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="What you are shown to decide (the tool's; for code, a diff).",
+    )
+    outcome = ObjectField(
+        read_only=True,
+        allow_null=True,
+        help_text='After an approval: {"ok", "result" or "error"}; null before.',
+    )
 
     class Meta:
         model = ToolCall

@@ -3,6 +3,9 @@ validated by the ``events.types`` dataclasses."""
 
 from rest_framework import serializers
 
+from assistant.serializers import ObjectField
+from assistant.strict_input import QueryParamsSerializer
+
 from .models import Event as EventRow
 from .models import Schedule
 from .types import SOURCE_MAX_LENGTH, TYPE_MAX_LENGTH, USER_ID_MAX_LENGTH
@@ -32,6 +35,7 @@ class EventAcceptedSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     userID = serializers.CharField(source="user.username", read_only=True)
+    metadata = ObjectField(read_only=True)
 
     class Meta:
         model = EventRow
@@ -55,6 +59,7 @@ class ScheduleInputSerializer(serializers.Serializer):
 
 class ScheduleSerializer(serializers.ModelSerializer):
     userID = serializers.CharField(source="user.username", read_only=True)
+    event = ObjectField(read_only=True, help_text="The event to publish: type, source, userID, metadata.")
     timestamp = serializers.DateTimeField(source="run_at", read_only=True, allow_null=True)
     next_run = serializers.DateTimeField(source="next_run_at", read_only=True, allow_null=True)
     last_run = serializers.DateTimeField(source="last_run_at", read_only=True, allow_null=True)
@@ -68,13 +73,13 @@ class ScheduleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScheduleListParamsSerializer(serializers.Serializer):
+class ScheduleListParamsSerializer(QueryParamsSerializer):
     status = serializers.ChoiceField(choices=Schedule.Status.choices, required=False)
     offset = serializers.IntegerField(default=0, min_value=0)
     limit = serializers.IntegerField(default=20, min_value=1, max_value=100)
 
 
-class EventListParamsSerializer(serializers.Serializer):
+class EventListParamsSerializer(QueryParamsSerializer):
     type = serializers.CharField(required=False, max_length=TYPE_MAX_LENGTH)
     status = serializers.ChoiceField(choices=EventRow.Status.choices, required=False)
     offset = serializers.IntegerField(default=0, min_value=0)

@@ -3,28 +3,32 @@ of, and the workflows, jobs and runs in them; editors and above add to them."""
 
 from __future__ import annotations
 
-from rest_framework import exceptions, generics, serializers
+from rest_framework import exceptions, filters, generics, serializers
 from rest_framework.pagination import LimitOffsetPagination
+
+from assistant.strict_input import JSONBodySerializer, QueryParamsSerializer
 
 from .models import Job, Project, ProjectMembership, Run, Workflow
 from .selectors import project_role
 
 ID_MAX = 2**63 - 1
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(JSONBodySerializer, serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["id", "name", "created_at", "updated_at"]
 
 
-class WorkflowSerializer(serializers.ModelSerializer):
+class WorkflowSerializer(JSONBodySerializer, serializers.ModelSerializer):
     class Meta:
         model = Workflow
         fields = ["id", "project", "name", "spec", "created_at", "updated_at"]
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(JSONBodySerializer, serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "workflow", "name", "adaptor", "code", "created_at", "updated_at"]
@@ -36,29 +40,91 @@ class RunSerializer(serializers.ModelSerializer):
         fields = ["id", "job", "state", "log", "started_at", "finished_at", "created_at"]
 
 
+class PageQuerySerializer(QueryParamsSerializer):
+    limit = serializers.IntegerField(default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=ID_MAX)
+
+
+class ParentQuerySerializer(QueryParamsSerializer):
+    """The one filter of a view: its ``parent_field`` (``context``), an id."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            self.context["parent_field"]: serializers.IntegerField(
+                required=False, min_value=1, max_value=ID_MAX
+            )
+        }
+
+
+def _checked(query: QueryParamsSerializer) -> dict:
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _parameter(name: str, description: str, **schema) -> dict:
+    return {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
+
+
 class ObjectPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
+    """``limit`` (1 to 500, 50 by default) and ``offset``, read as the document says: any
+    other value is a 400 (DRF's own falls back to the default, or to 500)."""
+
+    default_limit = DEFAULT_LIMIT
+    max_limit = MAX_LIMIT
+
+    def get_limit(self, request) -> int:
+        return _checked(PageQuerySerializer(data=request.query_params))["limit"]
+
+    def get_offset(self, request) -> int:
+        return _checked(PageQuerySerializer(data=request.query_params))["offset"]
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            _parameter(
+                "limit", "Number of results to return.", type="integer", minimum=1, maximum=MAX_LIMIT,
+                default=DEFAULT_LIMIT,
+            ),
+            _parameter(
+                "offset", "The index of the first result to return.", type="integer", format="int64",
+                minimum=0, maximum=ID_MAX, default=0,
+            ),
+        ]  # fmt: skip
+
+
+class ParentFilter(filters.BaseFilterBackend):
+    """``?<parent_field>=<id>``: only the objects of that parent (the view's
+    ``parent_field``: a workflow's project, a job's workflow, a run's job)."""
+
+    def filter_queryset(self, request, queryset, view):
+        if not view.parent_field:
+            return queryset
+        query = ParentQuerySerializer(data=request.query_params, context={"parent_field": view.parent_field})
+        parent = _checked(query).get(view.parent_field)
+        return queryset if parent is None else queryset.filter(**{view.parent_field: parent})
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        if not view.parent_field:
+            return []
+        return [
+            _parameter(
+                view.parent_field, f"Only those of this {view.parent_field} (its id).", type="integer",
+                format="int64", minimum=1, maximum=ID_MAX,
+            )
+        ]  # fmt: skip
 
 
 class _MemberObjects(generics.ListCreateAPIView):
     """A kind of site object, limited to the user's projects, filtered by its parent."""
 
     pagination_class = ObjectPagination
+    filter_backends = [ParentFilter]
     parent_field: str = ""
     path_to_project: str = ""
 
     def get_queryset(self):
-        objects = self.serializer_class.Meta.model.objects.filter(
+        return self.serializer_class.Meta.model.objects.filter(
             **{f"{self.path_to_project}members": self.request.user}
         ).order_by("id")
-        if self.parent_field:
-            value = self.request.query_params.get(self.parent_field)
-            if value is not None:
-                if not value.isdigit() or int(value) > ID_MAX:
-                    raise exceptions.ValidationError({self.parent_field: ["Give an id."]})
-                objects = objects.filter(**{self.parent_field: int(value)})
-        return objects
 
     def perform_create(self, serializer):
         parent = serializer.validated_data.get(self.parent_field) if self.parent_field else None

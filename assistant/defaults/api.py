@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from .. import openapi
 from . import env as cfg
 
 REST_FRAMEWORK = {
@@ -40,12 +41,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Messages, events and tasks have a "status"; keep the message enum's name.
+    # Every enum by name, so that none is named by where it happens to be used (messages,
+    # tool calls, events, schedules and tasks each have a "status"; the message's keeps
+    # the plain name). ModeEnum is the modes registered when the document is made.
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "assistant.models.ChatMessage.Status",
+        "RoleEnum": "assistant.models.ChatMessage.Role",
+        "ToolCallStatusEnum": "assistant.models.ToolCall.Status",
+        "RatingEnum": "assistant.models.Feedback.Rating",
+        "ModeEnum": "assistant.api_shapes.mode_choices",
         "EventStatusEnum": "events.models.EventStatus",
+        "ScheduleKindEnum": "events.models.ScheduleKind",
+        "ScheduleStatusEnum": "events.models.ScheduleStatus",
         "TaskStatusEnum": "agents.models.TaskStatus",
+        "LogLevelEnum": "agents.models.LogLevel",
     },
+    # drf-spectacular's enum components first, then the assistant's: one tag per area,
+    # the Error shape and the statuses every operation may answer (assistant.openapi).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "assistant.openapi.postprocess",
+    ],
+    "TAGS": openapi.TAGS,
 }
 
 SIMPLE_JWT = {

@@ -221,6 +221,6 @@ def test_the_openapi_document_describes_the_task_api(auth_client):
     assert schema["paths"]["/api/tasks"]["get"]["operationId"] == "tasks_list"
     detail = schema["paths"]["/api/tasks/{task_id}"]["get"]
     assert {p["name"] for p in detail["parameters"]} == {"after", "task_id"}
-    assert set(detail["responses"]) == {"200", "404"}
+    assert set(detail["responses"]) == {"200", "400", "401", "404", "429"}
     lines = schema["components"]["schemas"]["WorkerTaskDetail"]["properties"]["lines"]
     assert lines["items"] == {"$ref": "#/components/schemas/TaskLogLine"}

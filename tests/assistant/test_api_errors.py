@@ -61,3 +61,53 @@ def test_json_nested_too_deeply_for_the_decoder_is_a_json_400(auth_client):
     )
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "parse_error" and "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/sessions/?offset=null", "/api/sessions/?offset=", "/api/sessions/?limit=1.0",
+        "/api/sessions/?limit=%205", "/api/sessions/?mode=", "/api/sessions/?mode=nope",
+        "/api/sessions/?sort=", "/api/sessions/?job=", "/api/sessions/?job=null", "/api/sessions/?search=",
+        "/api/search/?q=a&offset=", "/api/modes/?job=", "/api/events?status=", "/api/events?offset=null",
+        "/api/events?type=", "/api/schedule?status=", "/api/schedule?limit=", "/api/tasks?limit=",
+        "/api/projects/?offset=null", "/api/projects/?limit=-1", "/api/projects/?limit=x",
+        "/api/projects/?limit=501", "/api/workflows/?project=", "/api/workflows/?project=%C2%B2",
+        "/api/jobs/?workflow=0", "/api/runs/?job=null",
+    ],
+)  # fmt: skip
+def test_a_query_parameter_outside_the_document_is_a_400(auth_client, url):
+    """Given, a parameter has a value of its documented type: empty, null or a number
+    spelt otherwise is refused, not read as left out or as the default."""
+    response = auth_client.get(url)
+    assert response.status_code == 400, response.content
+    name = url.rsplit("?", 1)[1].rsplit("&", 1)[-1].split("=")[0]
+    assert response.json()["error"] == "invalid"
+    assert name in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/sessions/?offset=0&limit=100&mode=job_code&sort=asc", "/api/events?status=queued&limit=1",
+     "/api/projects/?limit=500&offset=0", "/api/workflows/?project=1", "/api/tasks?limit=200"],
+)  # fmt: skip
+def test_documented_query_parameters_are_taken(auth_client, url):
+    assert auth_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url, body, field",
+    [
+        ("/api/keys/", {"name": 5}, "name"),
+        ("/api/keys/", {"name": "k", "can_write": "true"}, "can_write"),
+        ("/api/projects/", {"name": 5}, "name"),
+        ("/api/workflows/", {"project": "1", "name": "w"}, "project"),
+        ("/api/sessions/", {"mode": "job_code", "job": "1", "content": "x"}, "job"),
+        ("/api/sessions/", {"mode": "job_code", "job": 1.0, "content": "x"}, "job"),
+    ],
+)  # fmt: skip
+def test_a_body_value_of_another_json_type_is_a_400(auth_client, url, body, field):
+    """A number is not a string, nor "true" a boolean: the value is refused, not converted."""
+    response = auth_client.post(url, body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["detail"]) == [field]
