@@ -45,6 +45,7 @@ from .models import (
     ToolCall,
     title_max_length,
 )
+from .parsers import has_nul
 from .serializers import message_data
 
 if TYPE_CHECKING:
@@ -172,7 +173,8 @@ def session_delete(*, session: ChatSession) -> None:
 
 def check_json_limits(value: Any, *, field: str) -> None:
     """``value`` (a session's meta, a message's options) is an object of at most
-    ``MAX_META_BYTES`` bytes of JSON, nested at most ``MAX_META_DEPTH`` levels deep;
+    ``MAX_META_BYTES`` bytes of JSON, nested at most ``MAX_META_DEPTH`` levels deep,
+    without NUL characters in its keys and texts;
     ``ValidationError`` naming ``field`` otherwise. Walked without recursion."""
     if not isinstance(value, dict):
         raise InvalidInput({field: ["Give a JSON object."]})
@@ -184,6 +186,10 @@ def check_json_limits(value: Any, *, field: str) -> None:
             if depth > max_depth:
                 raise InvalidInput({field: [f"Nest at most {max_depth} levels deep."]})
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    # PostgreSQL's JSON can't hold a NUL character (the API's parser refuses them; the
+    # socket's messages come here): refuse it on every database.
+    if has_nul(value):
+        raise InvalidInput({field: ["Text in it may not contain NUL characters."]})
     if len(json.dumps(value, ensure_ascii=False, default=str).encode()) > max_bytes:
         raise InvalidInput({field: [f"Keep it under {max_bytes:,} bytes of JSON."]})
 

@@ -109,6 +109,9 @@ async def test_a_malformed_cancel_gets_an_error_and_the_socket_stays_open(user, 
     [
         {"blob": "x" * 70_000},
         {"deep": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}},
+        # PostgreSQL's JSON can hold no NUL character (the fuzz test found a 500 there).
+        {"key\u0000": {}},
+        {"list": ["fine", "not\u0000fine"]},
     ],
 )
 def test_session_meta_is_capped_in_size_and_depth(user, job, enqueued, meta):
@@ -116,8 +119,18 @@ def test_session_meta_is_capped_in_size_and_depth(user, job, enqueued, meta):
         "/api/sessions/", {"mode": "job_code", "job": job.pk, "content": "Hi", "meta": meta}, format="json"
     )
     assert response.status_code == 400, response.content
-    assert "meta" in response.json()["detail"]
+    assert "meta" in response.json()["detail"] or "NUL" in response.json()["detail"]
     assert not ChatSession.objects.exists()
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_json_objects_are_refused_by_the_service_too(user, job, enqueued):
+    """The socket's options reach the service without the API's parser."""
+    from assistant.exceptions import InvalidInput
+
+    session = f.job_session(user=user, job_=job)
+    with pytest.raises(InvalidInput):
+        services.message_send(session=session, user=user, content="Hi", options={"a\u0000": True})
 
 
 @pytest.mark.django_db
