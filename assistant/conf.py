@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "CANCEL_CHECK_INTERVAL": 0.2,
     # Seconds between saves of the answer streamed so far (the question's ``partial``).
     "PARTIAL_SAVE_INTERVAL": 1.0,
+    # Model streams are read on one event loop per process (the async SDK client) while
+    # the thread that runs the message waits; False reads each on its own thread.
+    "STREAM_ON_LOOP": True,
     # Whether modes' tools are offered to the model, and how many rounds of tool calls
     # one answer may take before the model is asked to answer without them.
     "TOOLS_ENABLED": True,

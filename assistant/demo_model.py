@@ -9,10 +9,11 @@ comes from the demo model. Asked for workflow YAML, it answers with a valid work
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
@@ -107,7 +108,9 @@ def answer(messages: list[dict[str, Any]]) -> str:
     )
 
 
-class _SlowStream(httpx2.SyncByteStream):
+class _SlowStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """The answer's frames, one every ``delay`` seconds, to the sync or the async client."""
+
     def __init__(self, frames: Iterator[bytes], delay: float) -> None:
         self.frames, self.delay = frames, delay
 
@@ -116,6 +119,12 @@ class _SlowStream(httpx2.SyncByteStream):
             yield frame
             if self.delay:
                 time.sleep(self.delay)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for frame in self.frames:
+            yield frame
+            if self.delay:
+                await asyncio.sleep(self.delay)
 
 
 def _handle(request: httpx2.Request) -> httpx2.Response:
@@ -150,5 +159,7 @@ def demo_transport() -> httpx2.BaseTransport:
     return httpx2.MockTransport(_handle)
 
 
-def demo_http_client() -> httpx2.Client:
+def demo_http_client(*, asynchronous: bool = False) -> httpx2.Client | httpx2.AsyncClient:
+    if asynchronous:
+        return httpx2.AsyncClient(transport=demo_transport())
     return httpx2.Client(transport=demo_transport())

@@ -7,6 +7,8 @@ again may help.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -18,6 +20,8 @@ from typing import Any
 import openai
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection
+
+from . import background
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +110,26 @@ def client(*, read_timeout: float | None = None) -> openai.OpenAI:
         return _clients[key]
 
 
-def _new_client(read_timeout: float | None) -> openai.OpenAI:
+_async_clients: dict[tuple, openai.AsyncOpenAI] = {}
+
+
+def async_client() -> openai.AsyncOpenAI:
+    """The async SDK client of the background loop, kept per configuration (and loop):
+    one connection pool for every stream of the process."""
+    key = (
+        id(background.loop()),
+        settings.OPENAI_BASE_URL,
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_READ_TIMEOUT,
+        settings.OPENAI_CONNECT_TIMEOUT,
+    )
+    with _clients_lock:
+        if key not in _async_clients:
+            _async_clients[key] = _new_client(None, asynchronous=True)
+        return _async_clients[key]
+
+
+def _new_client(read_timeout: float | None, *, asynchronous: bool = False):
     timeout = openai.Timeout(
         read_timeout or settings.OPENAI_READ_TIMEOUT, connect=settings.OPENAI_CONNECT_TIMEOUT
     )
@@ -114,10 +137,11 @@ def _new_client(read_timeout: float | None) -> openai.OpenAI:
     if is_demo():
         from .demo_model import demo_http_client
 
-        options.update(base_url=DEMO_BASE_URL, api_key="demo", http_client=demo_http_client())
+        http_client = demo_http_client(asynchronous=asynchronous)
+        options.update(base_url=DEMO_BASE_URL, api_key="demo", http_client=http_client)
     else:
         options.update(api_key=settings.OPENAI_API_KEY or "unset", base_url=settings.OPENAI_BASE_URL)
-    return openai.OpenAI(**options)
+    return openai.AsyncOpenAI(**options) if asynchronous else openai.OpenAI(**options)
 
 
 def endpoint_answers(*, timeout: float = 3.0) -> bool:
@@ -157,6 +181,121 @@ def as_llm_error(exc: Exception) -> LLMError:
     return LLMError(GENERIC_TEXT, transient=False)
 
 
+class _Answer:
+    """An answer put together from its stream's chunks, each delta handed on."""
+
+    def __init__(self, model: str, on_delta: Callable[[str], None] | None) -> None:
+        self.model = model
+        self.on_delta = on_delta
+        self.parts: list[str] = []
+        self.usage: dict[str, int] = {}
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+
+    def take(self, chunk) -> None:
+        if chunk.usage is not None:
+            self.usage = {
+                "prompt_tokens": chunk.usage.prompt_tokens or 0,
+                "completion_tokens": chunk.usage.completion_tokens or 0,
+                "total_tokens": chunk.usage.total_tokens or 0,
+            }
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None and delta.content:
+                self.parts.append(delta.content)
+                if self.on_delta is not None:
+                    self.on_delta(delta.content)
+            for call in (delta.tool_calls or []) if delta is not None else []:
+                entry = self.tool_calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = call.id or entry["id"]
+                if call.function is not None:
+                    entry["name"] += call.function.name or ""
+                    entry["arguments"] += call.function.arguments or ""
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+
+    def take_json(self, chunk: dict[str, Any]) -> None:
+        """``take`` for a chunk as JSON reads it (the loop's stream parses no models)."""
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = {
+                "prompt_tokens": usage.get("prompt_tokens") or 0,
+                "completion_tokens": usage.get("completion_tokens") or 0,
+                "total_tokens": usage.get("total_tokens") or 0,
+            }
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                self.parts.append(content)
+                if self.on_delta is not None:
+                    self.on_delta(content)
+            for call in delta.get("tool_calls") or ():
+                blank = {"id": None, "name": "", "arguments": ""}
+                entry = self.tool_calls.setdefault(call.get("index", 0), blank)
+                entry["id"] = call.get("id") or entry["id"]
+                function = call.get("function") or {}
+                entry["name"] += function.get("name") or ""
+                entry["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    def result(self) -> ChatResult:
+        if self.finish_reason is None:
+            # The stream ended without saying why: the connection dropped half-way.
+            raise LLMError(UNREACHABLE_TEXT, transient=True)
+        return ChatResult(
+            content="".join(self.parts),
+            model=self.model,
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+            tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)],
+        )
+
+
+def _read_stream(request: dict[str, Any], answer: _Answer, should_stop) -> None:
+    """The stream read on this thread (a thread of its own per stream)."""
+    stream = client().chat.completions.create(**request)
+    with stream:
+        for chunk in stream:
+            answer.take(chunk)
+            if should_stop is not None and should_stop():
+                raise Cancelled
+
+
+async def _read_stream_async(request: dict[str, Any], answer: _Answer) -> None:
+    """The stream read on the process's background loop, with the async client. The
+    request is already the API's JSON and each chunk is read as JSON: the SDK's request
+    transform and response models are most of its cost per answer, and do nothing here."""
+    stream = await async_client().post(
+        "/chat/completions",
+        body=request,
+        cast_to=object,
+        stream=True,
+        stream_cls=openai.AsyncStream[object],
+    )
+    async with stream:
+        async for chunk in stream:
+            answer.take_json(chunk)
+
+
+def _read_stream_on_loop(request: dict[str, Any], answer: _Answer, should_stop) -> None:
+    """Read the stream on the process's background loop while this thread waits for it,
+    asking ``should_stop`` every CANCEL_CHECK_INTERVAL (here, where it may block); a
+    stop cancels the stream on the loop at once."""
+    from .conf import assistant_settings
+
+    future = asyncio.run_coroutine_threadsafe(_read_stream_async(request, answer), background.loop())
+    while True:
+        concurrent.futures.wait([future], timeout=assistant_settings.CANCEL_CHECK_INTERVAL)
+        if future.done():
+            future.result()  # its exception, if it failed
+            return
+        if should_stop is not None and should_stop():
+            future.cancel()
+            raise Cancelled
+
+
 def stream_chat(
     messages: list[dict[str, Any]],
     *,
@@ -166,11 +305,12 @@ def stream_chat(
     tools: list[dict[str, Any]] | None = None,
     tool_choice: str | None = None,
 ) -> ChatResult:
-    """Stream one answer. Raises ``LLMError`` or ``Cancelled``."""
-    parts: list[str] = []
-    usage: dict[str, int] = {}
-    finish_reason = None
-    tool_calls: dict[int, dict[str, Any]] = {}
+    """Stream one answer. Raises ``LLMError`` or ``Cancelled``.
+
+    The stream is read on the process's background event loop (``STREAM_ON_LOOP``)
+    while this thread waits, so ``on_delta`` is called on that loop, once per chunk: it
+    must not block (note the delta, publish it). ``should_stop`` is called on this
+    thread, every CANCEL_CHECK_INTERVAL (or after every chunk without the loop)."""
     request: dict[str, Any] = {"messages": messages, "stream": True}
     request["stream_options"] = {"include_usage": True}
     model = request["model"] = _chosen(model, request)
@@ -178,46 +318,23 @@ def stream_chat(
         request["tools"] = tools
         if tool_choice is not None:
             request["tool_choice"] = tool_choice
+    answer = _Answer(model, on_delta)
     try:
-        stream = client().chat.completions.create(**request)
-        with stream:
-            for chunk in stream:
-                if chunk.usage is not None:
-                    usage = {
-                        "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                        "completion_tokens": chunk.usage.completion_tokens or 0,
-                        "total_tokens": chunk.usage.total_tokens or 0,
-                    }
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta is not None and delta.content:
-                        parts.append(delta.content)
-                        if on_delta is not None:
-                            on_delta(delta.content)
-                    for call in (delta.tool_calls or []) if delta is not None else []:
-                        entry = tool_calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
-                        entry["id"] = call.id or entry["id"]
-                        if call.function is not None:
-                            entry["name"] += call.function.name or ""
-                            entry["arguments"] += call.function.arguments or ""
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                if should_stop is not None and should_stop():
-                    raise Cancelled
+        if _streams_on_loop():
+            _read_stream_on_loop(request, answer, should_stop)
+        else:
+            _read_stream(request, answer, should_stop)
     except (Cancelled, DatabaseError, InterfaceError):
         raise  # a callback's database trouble is not the model's failure
     except Exception as exc:  # noqa: BLE001  (every failure becomes an LLMError)
         raise as_llm_error(exc) from exc
-    if finish_reason is None:
-        # The stream ended without saying why: the connection dropped half-way.
-        raise LLMError(UNREACHABLE_TEXT, transient=True)
-    return ChatResult(
-        content="".join(parts),
-        model=model,
-        usage=usage,
-        finish_reason=finish_reason,
-        tool_calls=[tool_calls[i] for i in sorted(tool_calls)],
-    )
+    return answer.result()
+
+
+def _streams_on_loop() -> bool:
+    from .conf import assistant_settings
+
+    return assistant_settings.STREAM_ON_LOOP and not background.on_a_loop()
 
 
 def complete(

@@ -180,7 +180,9 @@ class _Watcher:
     """``should_stop`` for the stream: true once the message was cancelled or is no
     longer the run's. Holds the run's lease in the process's heartbeat, checks the
     cancel flag every CANCEL_CHECK_INTERVAL, and saves the answer streamed so far
-    (``add``) as the message's ``partial`` every PARTIAL_SAVE_INTERVAL when it grew.
+    (``add``, called on the stream's loop) as the message's ``partial`` every
+    PARTIAL_SAVE_INTERVAL when it grew. It is called on the run's own thread while the
+    stream is read on the process's loop (``llm.stream_chat``).
     Each save is one UPDATE conditional on the lease (also a beat); the connection is
     given back after it. A save the database refuses is skipped: the next one carries
     the text, and the heartbeat keeps the message held meanwhile."""
@@ -191,6 +193,7 @@ class _Watcher:
         heartbeat.hold(lease)
         self.next_check = 0.0
         self.next_save = now + assistant_settings.PARTIAL_SAVE_INTERVAL
+        self._lock = threading.Lock()
         self._parts: list[str] = []
         self._length = 0
         self._saved_length = 0
@@ -204,12 +207,14 @@ class _Watcher:
     def add(self, delta: str) -> None:
         """Note a streamed piece of the answer."""
         self.held()
-        self._parts.append(delta)
-        self._length += len(delta)
+        with self._lock:
+            self._parts.append(delta)
+            self._length += len(delta)
 
     def _partial(self) -> str:
-        text = "".join(self._parts)
-        self._parts = [text]
+        with self._lock:
+            text = "".join(self._parts)
+            self._parts = [text]
         return text[: services.ASSISTANT_MAX_LENGTH]
 
     def __call__(self) -> bool:

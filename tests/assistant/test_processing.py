@@ -237,6 +237,7 @@ def test_an_unexpected_failure_is_a_generic_error(pending, monkeypatch):
 
     monkeypatch.setattr("assistant.llm._new_client", explode)
     monkeypatch.setattr("assistant.llm._clients", {})
+    monkeypatch.setattr("assistant.llm._async_clients", {})
     assert process(pending).state == "error"
     pending.refresh_from_db()
     assert pending.error == GENERIC_TEXT
