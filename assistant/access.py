@@ -90,13 +90,16 @@ def message_for(*, user, message_id, need: Access = Access.WRITE) -> ChatMessage
     return ChatMessage.objects.select_related("session").get(pk=message.pk)
 
 
-def check_still_writable(*, user, session: ChatSession) -> None:
+def check_still_writable(*, user, session: ChatSession, just_read: bool = False) -> None:
     """Raise ``AccessRevoked`` unless ``user`` may still ask in ``session`` (read
-    again from the database). Run before the model is asked and before each tool call."""
-    fresh = ChatSession.objects.filter(pk=session.pk).first()
-    from django.contrib.auth import get_user_model
+    again from the database, unless the caller ``just_read`` both). Run before the
+    model is asked and before each tool call."""
+    fresh, current = session, user
+    if not just_read:
+        from django.contrib.auth import get_user_model
 
-    current = get_user_model().objects.filter(pk=user.pk).first()
+        fresh = ChatSession.objects.filter(pk=session.pk).first()
+        current = get_user_model().objects.filter(pk=user.pk).first()
     if fresh is None or current is None or session_access(user=current, session=fresh) < Access.WRITE:
         raise AccessRevoked(REVOKED_TEXT)
 

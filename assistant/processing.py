@@ -345,8 +345,9 @@ def message_process(*, message_id, retries_done: int = 0) -> Outcome:
         message_fail(message=message, error=MODE_UNAVAILABLE_TEXT)
         return Outcome("error")
     try:
-        # Access is decided again now: the prompt carries the object's current content.
-        check_still_writable(user=message.user, session=session)
+        # Access is decided again now (the claim just read the session and its asker):
+        # the prompt carries the object's current content.
+        check_still_writable(user=message.user, session=session, just_read=True)
     except AccessRevoked as exc:
         message_fail(message=message, error=str(exc))
         return Outcome("error")

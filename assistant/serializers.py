@@ -72,6 +72,13 @@ class ChatMessageSerializer(serializers.ModelSerializer):
     def get_versions(self, message: ChatMessage) -> dict[str, Any] | None:
         return getattr(message, "versions", None)
 
+    def to_representation(self, instance: ChatMessage) -> dict[str, Any]:
+        return message_data(instance)
+
+    def fields_representation(self, instance: ChatMessage) -> dict[str, Any]:
+        """The representation the declared fields make (what ``message_data`` equals)."""
+        return dict(super().to_representation(instance))
+
 
 class FeedbackSerializer(JSONBodySerializer, serializers.ModelSerializer):
     message = serializers.UUIDField(source="message_id", read_only=True)
@@ -104,6 +111,30 @@ class ToolCallSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_datetime = serializers.DateTimeField()
+
+
+def _id(value) -> str | None:
+    return None if value is None else str(value)
+
+
 def message_data(message: ChatMessage) -> dict[str, Any]:
-    """A message as clients see it (API and realtime events alike)."""
-    return dict(ChatMessageSerializer(message).data)
+    """A message as clients see it (API and realtime events alike): what
+    ``ChatMessageSerializer``'s fields make, built directly, as every answer and every
+    listed message goes through it."""
+    return {
+        "id": str(message.pk),
+        "session": _id(message.session_id),
+        "role": message.role,
+        "content": message.content,
+        "code": message.code,
+        "status": message.status,
+        "error": message.error,
+        "partial": message.partial,
+        "usage": message.usage,
+        "meta": message.meta,
+        "parent": _id(message.parent_id),
+        "reply_to": _id(message.reply_to_id),
+        "versions": getattr(message, "versions", None),
+        "created_at": _datetime.to_representation(message.created_at),
+    }

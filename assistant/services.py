@@ -714,7 +714,12 @@ def message_complete(
     in one transaction, and tell clients after it (``message.completed``, then the
     status). None, and nothing saved, when the worker no longer holds the question."""
     with transaction.atomic():
-        if rows.select_for_update().only("id").first() is None:
+        now = timezone.now()
+        # The question answered, if the worker still holds it (the UPDATE locks it).
+        answered = rows.update(
+            status=Status.SUCCESS, error="", partial="", processing_completed_at=now, updated_at=now
+        )
+        if not answered:
             return None
         reply = message_save(
             session=question.session,
@@ -726,10 +731,6 @@ def message_complete(
             code=code,
             message_meta=meta,
             announce=False,
-        )
-        now = timezone.now()
-        ChatMessage.objects.filter(pk=question.pk).update(
-            status=Status.SUCCESS, error="", partial="", processing_completed_at=now, updated_at=now
         )
         data = message_data(reply)
         session_id, question_id = question.session_id, str(question.pk)

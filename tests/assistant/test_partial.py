@@ -83,6 +83,22 @@ def test_the_number_of_queries_does_not_grow_with_the_answer(user, enqueued, mod
     assert counts[0] == counts[1]
 
 
+def test_an_answer_takes_the_same_few_queries_however_long_the_conversation(
+    user, enqueued, model_server, settings, django_assert_max_num_queries
+):
+    """Claim and load (2), access (1), the job and the conversation (3), the reply in
+    one transaction (4: the question answered, the reply, the session, the usage)."""
+    settings.ASSISTANT = {**settings.ASSISTANT, "PARTIAL_SAVE_INTERVAL": 60, "HEARTBEAT_INTERVAL": 60}
+    session = f.job_session(user=user)
+    for turn in range(6):
+        message = f.first_message(session) if turn == 0 else services.message_send(
+            session=session, user=user, content=f"And then {turn}?"
+        )  # fmt: skip
+        model_server.script(Reply(text=f"Answer {turn}."))
+        with django_assert_max_num_queries(10 + 4):  # and four savepoints around the test's transaction
+            assert processing.message_process(message_id=message.pk).state == "success"
+
+
 def test_a_stream_cut_off_keeps_what_was_streamed_until_the_retry(
     pending, model_server, save_often, enqueued
 ):
