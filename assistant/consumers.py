@@ -13,9 +13,11 @@ expires; a socket that lost access is closed with 4403.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -278,7 +280,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.recheck()
         ):
             return
-        await self.send_json(event if self.is_owner else redact_for_viewer(event))
+        await self.send(text_data=_frame(event, owner=self.is_owner))
         self.last_seq = max(self.last_seq, seq)
 
     async def session_events(self, message) -> None:
@@ -288,6 +290,26 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 if self.synced and seq > self.last_seq + 1:
                     await self._catch_up()  # a wake-up was lost or is late: read the log
                 await self.deliver(event)
+
+
+#: The frames of the latest events, by event (the same dict reaches every socket of its
+#: session in this process) and whether the reader owns the session.
+_frames: OrderedDict[tuple[int, bool], tuple[dict, str]] = OrderedDict()
+FRAMES_KEPT = 4096
+
+
+def _frame(event: dict, *, owner: bool) -> str:
+    """The text frame of ``event`` for an owner or a viewer: encoded once for every
+    socket of the session in this process."""
+    key = (id(event), owner)
+    kept = _frames.get(key)
+    if kept is not None and kept[0] is event:
+        return kept[1]
+    text = json.dumps(event if owner else redact_for_viewer(event))  # as send_json encodes
+    _frames[key] = (event, text)
+    if len(_frames) > FRAMES_KEPT:
+        _frames.popitem(last=False)
+    return text
 
 
 def _uuid(value):

@@ -31,6 +31,10 @@ class Command(BaseCommand):
             str(port),
             "--lifespan",
             "off",
+            # Stream frames are a few tokens each: compressing them costs more CPU than it
+            # saves bytes, and a compressor per socket is most of a socket's memory.
+            "--ws-per-message-deflate",
+            "false",
         ]
         # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise;
         # only the configured proxies may set them (as accounts.clients does for Django).
@@ -42,7 +46,10 @@ class Command(BaseCommand):
             return {"web": web}
         return {
             "web": web,
-            "worker": [python, "-m", "celery", "-A", "assistant.celery", "worker", "--loglevel", "INFO"],
+            # Workers need not sync with each other at start (mingle) or gossip: the
+            # assistant revokes nothing; a cancel is a flag the run reads.
+            "worker": [python, "-m", "celery", "-A", "assistant.celery", "worker", "--loglevel", "INFO"]
+            + ["--without-mingle", "--without-gossip"],
             "beat": [python, "-m", "celery", "-A", "assistant.celery", "beat", "--loglevel", "INFO"],
         }
 
