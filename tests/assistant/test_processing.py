@@ -321,3 +321,36 @@ def test_an_answer_longer_than_a_reply_may_be_is_saved_cut_not_left_processing(p
     assert len(reply.content) == services.ASSISTANT_MAX_LENGTH
     assert reply.content.endswith(processing.CUT_NOTE)
     assert reply.meta["finish_reason"] == "length"
+
+
+# --- Where the stream is read -------------------------------------------------------
+
+
+@pytest.mark.parametrize("on_loop", [True, False], ids=["on the loop", "on its own thread"])
+def test_an_answer_is_the_same_read_on_the_loop_or_on_its_own_thread(
+    pending, model_server, events, settings, on_loop
+):
+    settings.ASSISTANT = {**settings.ASSISTANT, "STREAM_ON_LOOP": on_loop}
+    model_server.script(Reply(chunks=["Read ", "either ", "way."]))
+    assert process(pending).state == "success"
+    assert [e["delta"] for e in events if e["type"] == "token"] == ["Read ", "either ", "way."]
+    reply = ChatMessage.objects.get(reply_to=pending)
+    assert reply.content == "Read either way." and reply.usage["total_tokens"] > 0
+
+
+def test_on_the_loop_deltas_arrive_on_the_process_loop_and_a_stop_cancels_the_stream_at_once(model_server):
+    from assistant import llm
+
+    threads = []
+    model_server.script(Reply(chunks=["x"] * 100, chunk_delay=0.05))
+    stop_at = time.monotonic() + 0.5
+    with pytest.raises(llm.Cancelled):
+        llm.stream_chat(
+            [{"role": "user", "content": "q"}],
+            on_delta=lambda delta: threads.append(threading.current_thread().name),
+            should_stop=lambda: time.monotonic() > stop_at,
+        )
+    assert set(threads) == {"assistant-loop"}
+    assert 3 <= len(threads) < 30, "stopped within a check or two of the stop, not after 100 chunks"
+    time.sleep(0.3)
+    assert model_server.in_flight == 0, "the cancelled stream's connection was closed"

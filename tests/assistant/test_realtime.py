@@ -64,3 +64,19 @@ async def test_events_published_from_threads_reach_the_group_in_order():
     assert [e["delta"] for e in received] == [str(n) for n in range(50)]
     seqs = [e["seq"] for e in received]
     assert seqs == sorted(seqs)
+
+
+@pytest.mark.services
+def test_events_queued_together_are_numbered_in_order_per_session_and_waited_for_unless_tokens():
+    sessions = [str(uuid.uuid4()) for _ in range(3)]
+    for n in range(30):
+        for session in sessions:
+            queued = realtime.publish(session, "token", delta=str(n))
+            assert "seq" not in queued, "a token's publisher does not wait for the log"
+    finals = [realtime.publish(session, "message.status", status="success") for session in sessions]
+    assert [final["seq"] for final in finals] == [31, 31, 31]
+    for session in sessions:
+        logged = realtime.event_log().read(session)
+        assert [e["seq"] for e in logged] == list(range(1, 32))
+        assert [e["delta"] for e in logged[:-1]] == [str(n) for n in range(30)]
+        assert realtime.last_seq(session) == 31
