@@ -235,11 +235,18 @@ class Served:
 
 
 def serve(
-    env: dict[str, str], tmp_path: Path, *, python: str = sys.executable, site: Path = ROOT, prefix: str = ""
+    env: dict[str, str],
+    tmp_path: Path,
+    *,
+    python: str = sys.executable,
+    site: Path = ROOT,
+    prefix: str = "",
+    wait_for_worker: bool = True,
 ) -> Iterator[Served]:
     """``manage.py serve`` as `make run` starts it, on a free port, with ``env`` (by
     default this repository's site; ``site`` names another, served by ``python``, with
-    the assistant under ``prefix``)."""
+    the assistant under ``prefix``). With Redis it waits for the worker too, unless the
+    test only needs its questions answered (they wait in the queue meanwhile)."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     if env.get("REDIS_URL"):
@@ -266,7 +273,7 @@ def serve(
                 process.kill()
                 pytest.fail(f"the server did not start:\n{server.output()}")
             time.sleep(0.2)
-    if env.get("REDIS_URL"):
+    if env.get("REDIS_URL") and wait_for_worker:
         _wait_for_worker(server)
     yield server
     if process.poll() is None:
@@ -292,19 +299,30 @@ def _wait_for_worker(server: Served, timeout: float = 60) -> None:
 
 
 @pytest.fixture
-def served(process_env, tmp_path) -> Iterator[Served]:
-    """The served product (web, and with Redis its worker and beat), on the demo model."""
-    yield from serve(process_env, tmp_path)
+def wait_for_worker() -> bool:
+    """Whether the ``served`` fixtures wait for the worker before the test starts (the
+    browser tests log in and open pages meanwhile: tests/browser/conftest.py)."""
+    return True
 
 
 @pytest.fixture
-def served_with_model(process_env, model_server, tmp_path) -> Iterator[Served]:
-    """The served product answered by the scripted ``model_server``."""
-    env = {
+def served(process_env, tmp_path, wait_for_worker) -> Iterator[Served]:
+    """The served product (web, and with Redis its worker and beat), on the demo model."""
+    yield from serve(process_env, tmp_path, wait_for_worker=wait_for_worker)
+
+
+def model_env(process_env: dict[str, str], model_server) -> dict[str, str]:
+    """``process_env`` answered by the scripted ``model_server``."""
+    return {
         **process_env,
         "OPENAI_BASE_URL": model_server.url,
         "OPENAI_API_KEY": "test-key",
         "OPENAI_MODEL": "test-model",
         "AI_RETRY_BACKOFF": "0.2",
     }
-    yield from serve(env, tmp_path)
+
+
+@pytest.fixture
+def served_with_model(process_env, model_server, tmp_path, wait_for_worker) -> Iterator[Served]:
+    """The served product answered by the scripted ``model_server``."""
+    yield from serve(model_env(process_env, model_server), tmp_path, wait_for_worker=wait_for_worker)

@@ -106,6 +106,12 @@ def log_in(page, base_url: str, username: str, password: str = PASSWORD) -> None
 
 
 @pytest.fixture
+def wait_for_worker() -> bool:
+    """The page logs in and opens while the worker starts: a question waits in the queue."""
+    return False
+
+
+@pytest.fixture
 def process_env(process_env) -> dict[str, str]:
     """The served product as users meet it: the disclaimer required before asking, and
     the default limits on answers in progress."""
