@@ -25,6 +25,11 @@ def environment() -> dict[str, str]:
         REDIS_URL=REDIS_URL,
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="localhost,127.0.0.1,testserver",
+        # One benchmark user asks hundreds of questions at once.
+        AI_MAX_IN_FLIGHT_PER_USER="100000",
+        # Every benchmark question starts a session: a model-written title would be one
+        # more model call per question, not part of what is measured.
+        AI_MODEL_TITLES="false",
     )
     return env
 
@@ -107,3 +112,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "median": statistics.median(ordered),
         "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
     }
+
+
+def member_job(user):
+    """A job of a project ``user`` is a member of (whose sessions the user may use); the
+    user has read the disclaimer, if the benchmark database has one."""
+    from assistant import services
+    from tests import factories
+
+    if services.disclaimer_active() is not None:
+        services.disclaimer_mark_read(user=user)
+    return factories.job(workflow_=factories.workflow(project_=factories.project(members=[user])))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) a process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

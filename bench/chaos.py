@@ -29,7 +29,17 @@ import signal
 import threading
 import time
 
-from _setup import DATABASE_URL, LOG, environment, percentiles, setup_django, spawn_worker, start_beat, stop
+from _setup import (
+    DATABASE_URL,
+    LOG,
+    environment,
+    member_job,
+    percentiles,
+    setup_django,
+    spawn_worker,
+    start_beat,
+    stop,
+)
 
 #: The product's processes connect under this name; the clients (this process) do not.
 APPLICATION_NAME = "assistant-chaos"
@@ -169,12 +179,11 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from assistant.models import AIUsage, ChatMessage, ChatSession
-    from tests.factories import job as make_job
     from tests.llm_server import ModelServer, Reply
 
     ChatSession.objects.all().delete()  # nothing left from an earlier run is swept into this one
     user, _ = get_user_model().objects.get_or_create(username="bench")
-    job = make_job()
+    job = member_job(user)
     server = ModelServer(default=Reply(chunks=ANSWER, chunk_delay=0.05)).start()
     env = {
         **environment(),

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _setup import ROOT, environment, percentiles, setup_django, start_worker, stop
+from _setup import ROOT, cpu_seconds, environment, member_job, percentiles, setup_django, start_worker, stop
 
 WEB_LOG = Path(os.environ.get("BENCH_WEB_LOG", "/tmp/assistant-bench-web.log"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -95,11 +95,6 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent on anything but idle and iowait."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -135,20 +130,18 @@ def make_user_and_job(name: str):
     from django.contrib.auth import get_user_model
 
     from accounts.services import tokens_for_user
-    from tests import factories
 
     user, _ = get_user_model().objects.get_or_create(username=name)
-    job = factories.job(workflow_=factories.workflow(project_=factories.project(members=[user])))
-    return user, job, tokens_for_user(user)["token"]
+    return user, member_job(user), tokens_for_user(user)["token"]
 
 
 def make_sessions(user, job, count: int) -> list[str]:
     """Sessions without a message yet, straight through the ORM."""
     from assistant.models import ChatSession
+    from tests.factories import about
 
-    project = job.workflow.project
     made = [
-        ChatSession.objects.create(mode="job_code", user=user, job=job, project=project, title=f"S{i}")
+        ChatSession.objects.create(mode="job_code", user=user, title=f"S{i}", **about(job))
         for i in range(count)
     ]
     return [str(session.pk) for session in made]
@@ -237,6 +230,44 @@ async def latency(base: str, ws_base: str, token: str, session_id: str, model_ur
         f"SDK alone {dl['median']:.2f} ms ({dl['p95']:.2f} p95): the product adds "
         f"{pl['median'] - dl['median']:.2f} ms median, {pl['p95'] - dl['p95']:.2f} ms p95"
     )
+    return [
+        (
+            "time to first token (POST to first websocket token), median",
+            f"{pf['median']:.1f} ms: +{pf['median'] - df['median']:.1f} ms",
+            f"{df['median']:.1f} ms",
+        ),
+        (
+            "latency each token gains, median (p95)",
+            f"{pl['median']:.2f} ms ({pl['p95']:.2f}): +{pl['median'] - dl['median']:.2f} ms",
+            f"{dl['median']:.2f} ms ({dl['p95']:.2f})",
+        ),
+    ]
+
+
+async def sdk_at_once(model_url: str, count: int) -> tuple[dict, dict]:
+    """First token and per-token lag when the async SDK alone reads ``count`` answers
+    at once from the model server (ms percentiles)."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="k", base_url=model_url, max_retries=0, timeout=120)
+    firsts, lags = [], []
+
+    async def one() -> None:
+        started, first = time.perf_counter_ns(), None
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "q"}], stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        async for chunk in stream:
+            now = time.perf_counter_ns()
+            if chunk.choices and chunk.choices[0].delta.content:
+                first = first or now
+                lags.append(lag_ms(chunk.choices[0].delta.content, now))
+        firsts.append((first - started) / 1e6)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    await client.close()
+    return percentiles(firsts), percentiles(lags)
 
 
 # --- 2. Concurrent websockets ---------------------------------------------------------
@@ -385,6 +416,14 @@ async def concurrent(base, ws_base, token, user, job, count, pids, args) -> None
         f"{lag['median']:.1f} ms median ({lag['p95']:.1f} p95, {max(lags or [0]):.0f} max)"
     )
     print(f"  {cpu}")
+    return {
+        "count": count,
+        "first": f,
+        "lag": lag,
+        "kib": (idle - before) * 1024 / count,
+        "whole": whole,
+        "answers": len(sessions),
+    }
 
 
 # --- Main -----------------------------------------------------------------------------
@@ -418,6 +457,7 @@ def main() -> None:
     print(f"model server {server.url}; load average {Path('/proc/loadavg').read_text().split()[:3]}")
 
     worker = web = None
+    rows, runs = [], []
     try:
         worker = start_worker(env, concurrency=max(2 * args.sessions, 20))
         web = start_web(env, port)
@@ -426,17 +466,36 @@ def main() -> None:
             f"1. one session, {args.messages} messages after {args.warmup} warm-up, answers of "
             f"{args.chunks} chunks every {args.chunk_delay * 1000:.0f} ms"
         )
-        asyncio.run(latency(base, ws_base, token, session_id, server.url, args))
+        rows = asyncio.run(latency(base, ws_base, token, session_id, server.url, args))
 
         server.default = Reply(chunks=StampedChunks(args.chunks), chunk_delay=args.load_chunk_delay)
         print("2. concurrent streaming websockets on one ASGI process")
         for count in counts:
-            asyncio.run(concurrent(base, ws_base, token, user, job, count, pids, args))
+            runs.append(asyncio.run(concurrent(base, ws_base, token, user, job, count, pids, args)))
+        sdk_first, sdk_lag = asyncio.run(sdk_at_once(server.url, args.sessions))
     finally:
         for process in (web, worker):
             if process is not None:
                 stop(process)
         server.stop()
+    if runs:
+        first = runs[0]
+        rows.append((
+            f"first token with {first['answers']} questions posted at once, median (p95)",
+            f"{first['first']['median']:.0f} ms ({first['first']['p95']:.0f})",
+            f"{sdk_first['median']:.0f} ms ({sdk_first['p95']:.0f})",
+        ))  # fmt: skip
+    for run in runs:
+        rows.append((
+            f"{run['count']} sockets on one ASGI process: whole answers; per-token latency p95",
+            f"{run['whole']} of {run['count']}; {run['lag']['p95']:.0f} ms",
+            f"{sdk_lag['p95']:.1f} ms ({args.sessions} streams read at once)",
+        ))  # fmt: skip
+    if runs:
+        rows.append(("memory per open socket", f"{runs[0]['kib']:.0f} KiB", ""))
+    print("\n| measure | product | SDK alone |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
