@@ -192,30 +192,8 @@ class _Answer:
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, dict[str, Any]] = {}
 
-    def take(self, chunk) -> None:
-        if chunk.usage is not None:
-            self.usage = {
-                "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                "completion_tokens": chunk.usage.completion_tokens or 0,
-                "total_tokens": chunk.usage.total_tokens or 0,
-            }
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta is not None and delta.content:
-                self.parts.append(delta.content)
-                if self.on_delta is not None:
-                    self.on_delta(delta.content)
-            for call in (delta.tool_calls or []) if delta is not None else []:
-                entry = self.tool_calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
-                entry["id"] = call.id or entry["id"]
-                if call.function is not None:
-                    entry["name"] += call.function.name or ""
-                    entry["arguments"] += call.function.arguments or ""
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-
-    def take_json(self, chunk: dict[str, Any]) -> None:
-        """``take`` for a chunk as JSON reads it (the loop's stream parses no models)."""
+    def take(self, chunk: dict[str, Any]) -> None:
+        """Add a chunk, as JSON reads it."""
         usage = chunk.get("usage")
         if usage:
             self.usage = {
@@ -253,9 +231,16 @@ class _Answer:
         )
 
 
+# Streams are requested with the client's ``post`` and read as JSON: the request is
+# already the API's JSON, and the SDK's request transform and response models were most
+# of its cost per answer while doing nothing here.
+
+
 def _read_stream(request: dict[str, Any], answer: _Answer, should_stop) -> None:
     """The stream read on this thread (a thread of its own per stream)."""
-    stream = client().chat.completions.create(**request)
+    stream = client().post(
+        "/chat/completions", body=request, cast_to=object, stream=True, stream_cls=openai.Stream[object]
+    )
     with stream:
         for chunk in stream:
             answer.take(chunk)
@@ -264,19 +249,13 @@ def _read_stream(request: dict[str, Any], answer: _Answer, should_stop) -> None:
 
 
 async def _read_stream_async(request: dict[str, Any], answer: _Answer) -> None:
-    """The stream read on the process's background loop, with the async client. The
-    request is already the API's JSON and each chunk is read as JSON: the SDK's request
-    transform and response models are most of its cost per answer, and do nothing here."""
+    """The stream read on the process's background loop, with the async client."""
     stream = await async_client().post(
-        "/chat/completions",
-        body=request,
-        cast_to=object,
-        stream=True,
-        stream_cls=openai.AsyncStream[object],
+        "/chat/completions", body=request, cast_to=object, stream=True, stream_cls=openai.AsyncStream[object]
     )
     async with stream:
         async for chunk in stream:
-            answer.take_json(chunk)
+            answer.take(chunk)
 
 
 def _read_stream_on_loop(request: dict[str, Any], answer: _Answer, should_stop) -> None:

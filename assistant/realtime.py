@@ -96,7 +96,6 @@ class RedisEventLog:
         pool = redis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=10)
         self._redis = redis.Redis(connection_pool=pool)
         self._append = self._redis.register_script(_APPEND)
-        self._no_script = redis.exceptions.NoScriptError
         self._url = url
         self._max_events = max_events
         self._ttl = ttl
@@ -117,28 +116,23 @@ class RedisEventLog:
         by_session: dict[str, list[str]] = {}
         for session_id, event in entries:
             by_session.setdefault(session_id, []).append(_dumps(event))
-        for loaded in (False, True):
-            pipe = client.pipeline(transaction=False)
-            for session_id, bodies in by_session.items():
-                keys = self._keys(session_id)
-                pipe.evalsha(self._append.sha, 2, *keys, self._max_events, self._ttl, *bodies)
-            try:
-                lasts = await pipe.execute()
-                break
-            except self._no_script:
-                if loaded:
-                    raise
-                await client.script_load(_APPEND)
-        stored: dict[str, list[dict[str, Any]]] = {}
-        for (session_id, bodies), last in zip(by_session.items(), lasts, strict=True):
-            first = int(last) - len(bodies) + 1
-            stored[session_id] = [{**json.loads(body), "seq": first + i} for i, body in enumerate(bodies)]
-        taken = {session_id: 0 for session_id in stored}
-        ordered = []
-        for session_id, _event in entries:
-            ordered.append(stored[session_id][taken[session_id]])
-            taken[session_id] += 1
-        return ordered
+        append = client.register_script(_APPEND)  # the pipeline loads it if Redis lost it
+        pipe = client.pipeline(transaction=False)
+        for session_id, bodies in by_session.items():
+            await append(
+                keys=self._keys(session_id), args=[self._max_events, self._ttl, *bodies], client=pipe
+            )
+        lasts = await pipe.execute()
+        stored = {
+            session_id: iter(
+                [
+                    {**json.loads(body), "seq": int(last) - len(bodies) + 1 + i}
+                    for i, body in enumerate(bodies)
+                ]
+            )
+            for (session_id, bodies), last in zip(by_session.items(), lasts, strict=True)
+        }
+        return [next(stored[session_id]) for session_id, _event in entries]
 
     def async_client(self):
         """A client for the running event loop."""
