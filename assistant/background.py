@@ -2,8 +2,9 @@
 
 Model streams run on it: a worker thread hands its stream over and waits without
 using the CPU, so one process holds hundreds of streams on one loop and one
-connection pool instead of a thread each under the GIL. The event log's writer and the
-channel-layer wake-ups use it too when no server loop is registered (a worker process).
+connection pool instead of a thread each under the GIL. The Redis event log's writer
+runs on it too, and so do the wake-ups of any channel layer but the in-memory one (which
+only works on the ASGI server's loop).
 The loop is made on first use in each process (a forked child makes its own) and uses
 uvloop where it is installed.
 """
