@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from assistant import processing, services
+from assistant import processing, realtime, services
 from assistant.exceptions import INTERRUPTED_TEXT, USAGE_LIMIT_TEXT
 from assistant.llm import GENERIC_TEXT, TIMEOUT_TEXT, UNREACHABLE_TEXT
 from assistant.models import AIUsage, ChatMessage
@@ -333,6 +333,7 @@ def test_an_answer_is_the_same_read_on_the_loop_or_on_its_own_thread(
     settings.ASSISTANT = {**settings.ASSISTANT, "STREAM_ON_LOOP": on_loop}
     model_server.script(Reply(chunks=["Read ", "either ", "way."]))
     assert process(pending).state == "success"
+    realtime.signaller.flush()  # tokens are logged without their publisher waiting
     assert [e["delta"] for e in events if e["type"] == "token"] == ["Read ", "either ", "way."]
     reply = ChatMessage.objects.get(reply_to=pending)
     assert reply.content == "Read either way." and reply.usage["total_tokens"] > 0
