@@ -20,31 +20,45 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 class Beat(Worker):
-    def start(self):
+    def spawn(self):
         self.log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "DEBUG"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self._wait_for(lambda: "beat: Starting" in self.output(), "beat did not start")
         return self
+
+    def ready(self) -> bool:
+        return "beat: Starting" in self.output()
 
 
 @pytest.fixture
 def processes(process_env, tmp_path):
+    """``processes(kind, name)`` starts one and waits until it is ready; with
+    ``wait=False`` it only spawns it (``ready_all`` waits for several at once)."""
     from config.celery import app
 
     app.control.purge()
     started = []
 
-    def start(kind, name):
-        process = kind(process_env, tmp_path / f"{name}.log").start()
+    def start(kind, name, *, wait=True):
+        process = kind(process_env, tmp_path / f"{name}.log")
         started.append(process)
-        return process
+        return process.start() if wait else process.spawn()
 
     yield start
     for process in started:
         process.stop()
+
+
+def ready_all(*processes):
+    for process in processes:
+        process._wait_for(process.ready, f"{type(process).__name__} did not start")
+
+
+def seconds_to_the_next_minute() -> float:
+    now = timezone.now()
+    return 60 - now.second - now.microsecond / 1e6
 
 
 def wait_for(predicate, timeout, why):
@@ -64,8 +78,9 @@ def published_by(schedule_id) -> list[EventRow]:
 
 
 def test_a_one_off_schedule_fires_once_with_two_beats_and_not_again_after_a_restart(auth_client, processes):
-    worker = processes(Worker, "worker")
-    beats = [processes(Beat, "beat-1"), processes(Beat, "beat-2")]
+    worker = processes(Worker, "worker", wait=False)
+    beats = [processes(Beat, "beat-1", wait=False), processes(Beat, "beat-2", wait=False)]
+    ready_all(worker, *beats)
     event = {"source": "tests", "type": "user.message", "userID": "alice", "metadata": {"text": "now"}}
     at = timezone.now() + timedelta(seconds=2)
     response = auth_client.post("/api/schedule", {"event": event, "timestamp": at.isoformat()}, format="json")
@@ -96,12 +111,23 @@ def test_a_one_off_schedule_fires_once_with_two_beats_and_not_again_after_a_rest
 
 
 def test_a_cron_schedule_fires_on_its_minute_and_not_again_after_a_restart(auth_client, processes):
-    worker = processes(Worker, "worker")
-    beat = processes(Beat, "beat")
     event = {"source": "tests", "type": "user.message", "userID": "alice", "metadata": {"text": "tick"}}
-    response = auth_client.post("/api/schedule", {"event": event, "cron": "* * * * *"}, format="json")
-    assert response.status_code == 201, response.content
-    schedule_id, minute = response.json()["id"], Schedule.objects.get().next_run_at
+
+    def post():
+        response = auth_client.post("/api/schedule", {"event": event, "cron": "* * * * *"}, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    # The slot is the next minute. When it is well beyond the processes' start, the
+    # schedule is posted first and they start while it comes (beat, starting, sends a
+    # task saved before its slot at the slot); otherwise it is posted to the running beat.
+    early = seconds_to_the_next_minute() > 20
+    schedule_id = post() if early else None
+    worker, beat = processes(Worker, "worker", wait=False), processes(Beat, "beat", wait=False)
+    ready_all(worker, beat)
+    if not early:
+        schedule_id = post()
+    minute = Schedule.objects.get().next_run_at
     assert minute.second == 0 and minute.microsecond == 0
 
     [row] = wait_for(lambda: published_by(schedule_id), 75, logs(worker, beat))
