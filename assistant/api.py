@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
-from . import actions, dispatch, export, idempotency, llm, model_choice, realtime, selectors, services
+from . import actions, dispatch, embeddings, export, idempotency, llm, model_choice, realtime, selectors, services
 from .access import (
     Access,
     message_for,
@@ -327,6 +327,56 @@ class SearchView(APIView):
                 "pagination": found["pagination"].as_dict(),
             }
         )
+
+
+class SemanticSearchParamsSerializer(QueryParamsSerializer):
+    q = serializers.CharField(max_length=1000, help_text="What to look for, in your own words.")
+    model = serializers.CharField(
+        max_length=100, help_text="The embedded model to search, as app_label.model (projects.job)."
+    )
+    limit = serializers.IntegerField(default=10, min_value=1, max_value=embeddings.searching.MAX_K)
+
+    def validate_model(self, value: str) -> str:
+        label = value.lower()
+        if label not in embeddings.site:
+            known = ", ".join(embeddings.site.labels()) or "none"
+            raise serializers.ValidationError(f"Not an embedded model; one of: {known}.")
+        return label
+
+
+class SemanticHitSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="Cosine similarity to the query, -1 to 1; higher is nearer.")
+    object = ObjectField(source="row", help_text="The row's values that the model's declaration shows.")
+
+
+class SemanticSearchResultSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    results = SemanticHitSerializer(many=True)
+
+
+class SemanticSearchView(APIView):
+    @extend_schema(
+        parameters=[SemanticSearchParamsSerializer],
+        responses={
+            200: SemanticSearchResultSerializer,
+            **errors({400: "No query, or not an embedded model.", 503: "The embedding model is unavailable."}),
+        },
+        summary="The rows of an embedded model you may see that are nearest in meaning to a query",
+    )
+    def get(self, request):
+        params = SemanticSearchParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        label = params.validated_data["model"]
+        try:
+            hits = embeddings.nearest(
+                embeddings.site.get(label),
+                user=request.user,
+                query=params.validated_data["q"],
+                k=params.validated_data["limit"],
+            )
+        except llm.LLMError as exc:
+            raise ServiceUnavailable(exc.message) from None
+        return Response(SemanticSearchResultSerializer({"model": label, "results": hits}).data)
 
 
 class SessionUpdateSerializer(JSONBodySerializer):

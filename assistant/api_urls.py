@@ -25,6 +25,7 @@ urlpatterns = [
     path("messages/<uuid:message_id>/feedback/", api.FeedbackView.as_view(), name="message-feedback"),
     path("models/", api.ModelsView.as_view(), name="models"),
     path("search/", api.SearchView.as_view(), name="search"),
+    path("search/semantic", api.SemanticSearchView.as_view(), name="semantic-search"),
     path("usage/", api.UsageView.as_view(), name="usage"),
     path("actions/", api.ActionsView.as_view(), name="actions"),
     path("tool-calls/", api.AgentToolCallsView.as_view(), name="agent-tool-calls"),

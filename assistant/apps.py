@@ -18,8 +18,13 @@ class AssistantConfig(AppConfig):
             actions,
             processing,  # noqa: F401  (registers the work this process may run)
         )
+        from . import embeddings
+        from .embeddings.tool import semantic_search_tool
         from .tools import site
 
+        embeddings.site.autodiscover()
         site.autodiscover()
+        if embeddings.site.all():
+            site.register(semantic_search_tool(embeddings.site))
         actions.site.autodiscover()
         post_migrate.connect(_search_index_kept, sender=self, dispatch_uid="assistant-search-index")

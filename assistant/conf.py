@@ -86,6 +86,15 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_DISCLAIMER": True,
     # How long an Idempotency-Key's answer is kept (seconds).
     "IDEMPOTENCY_TTL": 24 * 3600,
+    # The embedding model (the endpoint's /v1/embeddings) and the size of its vectors,
+    # sent as ``dimensions`` (None: the model's own size, not sent). None for the model:
+    # "demo" with the demo model, "text-embedding-3-small" otherwise.
+    "EMBEDDING_MODEL": None,
+    "EMBEDDING_DIMENSIONS": 384,
+    # Texts sent in one embeddings request.
+    "EMBEDDING_BATCH": 64,
+    # Whether conversation messages are embedded (after each answer, in the background).
+    "EMBED_MESSAGES": True,
 }
 
 

@@ -5,6 +5,7 @@ transport of the SDK's own client, no network), streamed token by token, so the
 embedded default takes exactly the production code path: request building,
 streaming, usage from the last chunk, and saving. Every answer says plainly that it
 comes from the demo model. Asked for workflow YAML, it answers with a valid workflow.
+Asked for embeddings, it answers with deterministic vectors of the texts' words.
 """
 
 from __future__ import annotations
@@ -18,9 +19,21 @@ from typing import Any
 
 import httpx2
 
-from .openai_protocol import completion, models_list, split_into_chunks, stream_events, usage_for
+from .openai_protocol import (
+    completion,
+    count_tokens,
+    embedding_inputs,
+    embeddings_list,
+    hashed_embedding,
+    models_list,
+    split_into_chunks,
+    stream_events,
+    usage_for,
+)
 
 MODEL = "demo"
+#: The size of the demo's embeddings when a request does not say.
+EMBEDDING_DIMENSIONS = 384
 DEMO_CHUNK_DELAY = 0.02
 INTRO = "This is the offline demo model: no AI service is configured, so this answer is canned."
 
@@ -151,6 +164,16 @@ def _handle(request: httpx2.Request) -> httpx2.Response:
             200,
             headers={"content-type": "text/event-stream"},
             stream=_SlowStream(frames, DEMO_CHUNK_DELAY),
+        )
+    if request.method == "POST" and request.url.path.endswith("/embeddings"):
+        body = json.loads(request.content or b"{}")
+        texts = embedding_inputs(body)
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        vectors = [hashed_embedding(text, dimensions) for text in texts]
+        tokens = sum(count_tokens(text) for text in texts)
+        return httpx2.Response(
+            200,
+            json=embeddings_list(vectors, model=MODEL, encoding_format=body.get("encoding_format"), tokens=tokens),
         )
     return httpx2.Response(404, json={"error": {"message": "Not found", "type": "invalid_request_error"}})
 

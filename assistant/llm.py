@@ -343,3 +343,39 @@ def complete(
         else {},
         finish_reason=choice.finish_reason if choice is not None else None,
     )
+
+
+def embedding_model() -> str:
+    """The embedding model's name: ``EMBEDDING_MODEL``, else the demo's or OpenAI's."""
+    from .conf import assistant_settings
+
+    return assistant_settings.EMBEDDING_MODEL or ("demo" if is_demo() else "text-embedding-3-small")
+
+
+@dataclass
+class Embeddings:
+    vectors: list[list[float]]
+    model: str
+    #: Each vector's size.
+    dimensions: int
+    tokens: int = 0
+
+
+def embed(texts: list[str]) -> Embeddings:
+    """The embedding model's vectors of ``texts``, in their order (``/v1/embeddings``,
+    with ``dimensions`` when EMBEDDING_DIMENSIONS is set). Raises ``LLMError``."""
+    from .conf import assistant_settings
+
+    model = embedding_model()
+    options: dict[str, Any] = {}
+    if assistant_settings.EMBEDDING_DIMENSIONS:
+        options["dimensions"] = assistant_settings.EMBEDDING_DIMENSIONS
+    try:
+        answer = client().embeddings.create(model=model, input=texts, **options)
+    except Exception as exc:  # noqa: BLE001  (every failure becomes an LLMError)
+        raise as_llm_error(exc) from exc
+    vectors = [row.embedding for row in sorted(answer.data, key=lambda row: row.index)]
+    if len(vectors) != len(texts) or len({len(vector) for vector in vectors}) > 1:
+        raise LLMError(GENERIC_TEXT, transient=False)
+    tokens = answer.usage.total_tokens if answer.usage is not None else 0
+    return Embeddings(vectors, model, len(vectors[0]) if vectors else 0, tokens or 0)

@@ -350,3 +350,27 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} of {self.user_id}"
+
+
+class Embedding(models.Model):
+    """The vector of one row's declared text (``assistant.embeddings``): which row, the
+    embedding model that made it, a hash of the text it was made from (a row whose text
+    is unchanged is not embedded again), and the vector, unit length, as little-endian
+    float32 bytes."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    #: The row's primary key as the database casts it to text (how searches join it).
+    object_id = models.CharField(max_length=64)
+    model = models.CharField(max_length=255)
+    dimensions = models.PositiveSmallIntegerField()
+    text_hash = models.CharField(max_length=64)
+    vector = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "object_id"], name="embedding_per_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} ({self.model}, {self.dimensions})"

@@ -1,10 +1,14 @@
-"""The OpenAI Chat Completions wire format, for the servers that speak it to the SDK:
+"""The OpenAI Chat Completions (and embeddings) wire format, for the servers that speak it to the SDK:
 the offline demo model and the tests' scripted model server."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import math
 import re
+import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -124,3 +128,55 @@ def models_list(models: list[str]) -> dict[str, Any]:
         "object": "list",
         "data": [{"id": m, "object": "model", "created": 0, "owned_by": "local"} for m in models],
     }
+
+
+_EMBED_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def hashed_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector of ``text`` (the hashing trick over its stemmed
+    words): texts that share words score higher against each other than texts that
+    don't. What the offline demo model and the tests' model server answer."""
+    vector = [0.0] * dimensions
+    for word in _EMBED_WORDS.findall(text or ""):
+        digest = hashlib.blake2b(_stem(word).encode(), digest_size=8).digest()
+        index = int.from_bytes(digest[:4], "little") % dimensions
+        vector[index] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector))
+    if not norm:
+        vector[0], norm = 1.0, 1.0
+    return [value / norm for value in vector]
+
+
+def embeddings_list(vectors: list[list[float]], *, model: str, encoding_format: str | None, tokens: int):
+    """An embeddings response, each vector as floats or (``base64``, the SDK's default)
+    as base64 of little-endian float32."""
+
+    def encoded(vector: list[float]):
+        if encoding_format == "base64":
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        return vector
+
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": index, "embedding": encoded(vector)}
+            for index, vector in enumerate(vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def embedding_inputs(body: dict[str, Any]) -> list[str]:
+    """The texts of an embeddings request (a string or a list of them)."""
+    given = body.get("input")
+    return [given] if isinstance(given, str) else [str(text) for text in given or []]

@@ -487,6 +487,9 @@ def _save_reply(message: ChatMessage, result: llm.ChatResult, *, code=None, meta
         titles.after_first_answer(session_id=message.session_id, reply_id=reply.pk)
     except Exception:  # noqa: BLE001  (the answer is saved; a title is a nicety)
         logger.warning("Message %s: no title was asked for", message.pk, exc_info=True)
+    from .ai_embeddings import after_answer
+
+    after_answer(question_id=message.pk, reply_id=reply.pk)
     return Outcome("success")
 
 

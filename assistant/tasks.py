@@ -36,3 +36,18 @@ def title_session(session_id: str) -> str | None:
     from .titles import title_session as write_title
 
     return write_title(session_id)
+
+
+@shared_task(bind=True, name="assistant.tasks.embed_rows", acks_late=True, reject_on_worker_lost=True)
+def embed_rows(self, label: str, pks: list[str], retries_done: int | None = None) -> str:
+    """Embed rows of a declared model (``assistant.embeddings``); retries itself with
+    backoff on transient model errors, as chat calls do."""
+    from .embeddings.indexing import embed_step
+
+    retries_done = self.request.retries if retries_done is None else retries_done
+    outcome = embed_step(label, pks, retries_done=retries_done)
+    if outcome.retry_in is None:
+        return outcome.state
+    raise self.retry(
+        args=[label, pks], kwargs={"retries_done": retries_done + 1}, countdown=outcome.retry_in, max_retries=None
+    )

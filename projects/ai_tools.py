@@ -222,6 +222,14 @@ def update_job_code(context: ToolContext, arguments: dict[str, Any]) -> dict[str
 
 
 #: What the job help mode offers, in a conversation about a job.
-JOB_TOOLS = ["recent_runs", "run_log", "read_job", "find_jobs", "explain_failed_run", "update_job_code"]
+JOB_TOOLS = [
+    "recent_runs",
+    "run_log",
+    "read_job",
+    "find_jobs",
+    "semantic_search",
+    "explain_failed_run",
+    "update_job_code",
+]
 #: What the workflow builder offers.
-WORKFLOW_TOOLS = ["find_projects", "find_workflows", "find_jobs", "read_job"]
+WORKFLOW_TOOLS = ["find_projects", "find_workflows", "find_jobs", "semantic_search", "read_job"]

@@ -2,7 +2,8 @@
 
 Each chat request takes the next scripted ``Reply`` (then ``default``): streamed
 text in chunks, usage, tool calls, error statuses, delays, or a stream cut off
-half-way. The real ``openai`` SDK talks to it over a socket.
+half-way. Embeddings requests answer with the demo model's hashed vectors, or take
+the next of ``script_embeddings`` (an error status, a delay). The real ``openai`` SDK talks to it over a socket.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from typing import Any
 
 from assistant.openai_protocol import (
     completion,
+    count_tokens,
+    embedding_inputs,
+    embeddings_list,
     error_body,
+    hashed_embedding,
     models_list,
     split_into_chunks,
     stream_events,
     usage_for,
 )
+
+EMBEDDING_DIMENSIONS = 384
 
 
 @dataclass
@@ -38,6 +45,9 @@ class Reply:
     cut_after: int | None = None
     tool_calls: list[dict[str, Any]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: The text from the request's body, instead of ``text`` (an answer that reads what
+    #: it was sent, such as a tool's result).
+    respond: Any = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,6 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(self.server.owner._take_embedding(body), body)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._json(404, error_body("Not found", type="invalid_request_error"))
             return
@@ -79,6 +92,20 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.owner._finished()
 
+    def _embeddings(self, reply: Reply, body: dict) -> None:
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.status != 200:
+            self._json(reply.status, error_body(reply.error), {"retry-after": "0"} if reply.status == 429 else {})
+            return
+        texts = embedding_inputs(body)
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        vectors = [hashed_embedding(text, dimensions) for text in texts]
+        tokens = sum(count_tokens(text) for text in texts)
+        model = body.get("model", "test-embedding")
+        self._json(200, embeddings_list(vectors, model=model, encoding_format=body.get("encoding_format"),
+                                        tokens=tokens))  # fmt: skip
+
     def _answer(self, reply: Reply, body: dict) -> None:
         if reply.delay:
             time.sleep(reply.delay)
@@ -88,7 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(reply.status, error_body(reply.error), headers)
             return
         messages = body.get("messages") or []
-        chunks = reply.chunks if reply.chunks is not None else split_into_chunks(reply.text)
+        text = reply.respond(body) if reply.respond is not None else reply.text
+        chunks = reply.chunks if reply.chunks is not None else split_into_chunks(text)
         text = "".join(chunks)
         usage = reply.usage or usage_for(messages, text)
         if not body.get("stream"):
@@ -138,6 +166,8 @@ class ModelServer:
         self.default = default or Reply()
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[Reply] = deque()
+        self._embedding_queue: deque[Reply] = deque()
+        self.embedding_requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -167,9 +197,20 @@ class ModelServer:
         with self._lock:
             self._queue.extend(replies)
 
+    def script_embeddings(self, *replies: Reply) -> None:
+        with self._lock:
+            self._embedding_queue.extend(replies)
+
+    def _take_embedding(self, body: dict) -> Reply:
+        with self._lock:
+            self.embedding_requests.append(body)
+            return self._embedding_queue.popleft() if self._embedding_queue else Reply()
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._embedding_queue.clear()
+            self.embedding_requests.clear()
             self.requests.clear()
             self.max_in_flight = 0
 

@@ -111,6 +111,7 @@ CELERY_BROKER_URL = env.str(
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", None)
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", None, validate=_model_url)
 OPENAI_MODEL = env.str("OPENAI_MODEL", None)
+OPENAI_EMBEDDING_MODEL = env.str("OPENAI_EMBEDDING_MODEL", None)
 NOTIFY_URL = env.str("NOTIFY_URL", None, validate=_http_url)
 NOTIFY_SECRET = env.str("NOTIFY_SECRET", None)
 EVENT_QUEUES = env.dict("EVENT_QUEUES", {})
@@ -134,6 +135,10 @@ AI_REQUIRE_DISCLAIMER = env.bool("AI_REQUIRE_DISCLAIMER", True)
 AI_MODEL_TITLES = env.bool("AI_MODEL_TITLES", None)
 #: The models users may pick, as JSON: [{"id": "gpt-4o-mini", "label": "GPT-4o mini"}, ...].
 AI_MODELS = env.json("AI_MODELS", [])
+#: The size of the embeddings asked for (0: the embedding model's own).
+AI_EMBEDDING_DIMENSIONS = env.int("AI_EMBEDDING_DIMENSIONS", 384, validate=Range(min=0, max=16000)) or None
+#: Whether conversation messages are embedded for semantic search.
+AI_EMBED_MESSAGES = env.bool("AI_EMBED_MESSAGES", True)
 #: Failed logins from one client address before it is locked out, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, validate=Range(min=1))
 LOGIN_COOLOFF = env.int("LOGIN_COOLOFF", 15, validate=Range(min=1))
