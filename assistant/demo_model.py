@@ -21,10 +21,7 @@ import httpx2
 
 from .openai_protocol import (
     completion,
-    count_tokens,
-    embedding_inputs,
-    embeddings_list,
-    hashed_embedding,
+    embeddings_answer,
     models_list,
     split_into_chunks,
     stream_events,
@@ -167,13 +164,8 @@ def _handle(request: httpx2.Request) -> httpx2.Response:
         )
     if request.method == "POST" and request.url.path.endswith("/embeddings"):
         body = json.loads(request.content or b"{}")
-        texts = embedding_inputs(body)
-        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
-        vectors = [hashed_embedding(text, dimensions) for text in texts]
-        tokens = sum(count_tokens(text) for text in texts)
         return httpx2.Response(
-            200,
-            json=embeddings_list(vectors, model=MODEL, encoding_format=body.get("encoding_format"), tokens=tokens),
+            200, json=embeddings_answer(body, model=MODEL, dimensions=EMBEDDING_DIMENSIONS)
         )
     return httpx2.Response(404, json={"error": {"message": "Not found", "type": "invalid_request_error"}})
 

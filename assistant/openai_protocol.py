@@ -180,3 +180,16 @@ def embedding_inputs(body: dict[str, Any]) -> list[str]:
     """The texts of an embeddings request (a string or a list of them)."""
     given = body.get("input")
     return [given] if isinstance(given, str) else [str(text) for text in given or []]
+
+
+def embeddings_answer(body: dict[str, Any], *, model: str, dimensions: int) -> dict[str, Any]:
+    """The answer to an embeddings request: each input's hashed vector (of the request's
+    ``dimensions``, else ``dimensions``), encoded as it asked."""
+    texts = embedding_inputs(body)
+    size = int(body.get("dimensions") or dimensions)
+    return embeddings_list(
+        [hashed_embedding(text, size) for text in texts],
+        model=model,
+        encoding_format=body.get("encoding_format"),
+        tokens=sum(count_tokens(text) for text in texts),
+    )

@@ -22,6 +22,8 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models import QuerySet
 
+from ..tools.declared import field_at
+
 #: How a declaration's vectors are kept current: after each save, once the transaction
 #: commits, in the saving process ("save"); after each save, on Celery or the embedded
 #: default's threads ("background"); or only by ``manage.py embed`` ("command").
@@ -104,7 +106,7 @@ def embedded(
             raise ImproperlyConfigured(f"Embedding of {model.__name__}: {name!r} is a relation; use text.")
     shown = tuple(show) or (model._meta.pk.name, *fields)
     for path in shown:
-        _check_path(model, path)
+        field_at(model, path)
     return Embedded(
         model=model,
         queryset=queryset,
@@ -116,13 +118,3 @@ def embedded(
         select_related=tuple(select_related),
         track_saves=track_saves,
     )
-
-
-def _check_path(model: type[models.Model], path: str) -> None:
-    current: Any = model
-    for part in path.split("__"):
-        try:
-            field = current._meta.get_field(part)
-        except (FieldDoesNotExist, AttributeError):
-            raise ImproperlyConfigured(f"{model.__name__} has no field {path!r}.") from None
-        current = field.related_model if field.is_relation else None

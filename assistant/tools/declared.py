@@ -36,7 +36,7 @@ Scope = Callable[[Any], QuerySet]
 Narrow = Callable[[ToolContext, QuerySet], QuerySet]
 
 
-def _field(model: type[models.Model], path: str) -> models.Field:
+def field_at(model: type[models.Model], path: str) -> models.Field:
     """The model field at ``path`` (``name`` or ``relation__name``)."""
     current: Any = model
     field: Any = None
@@ -115,11 +115,11 @@ def model_tool(
     that job's rows, say; ``context.session`` is None over MCP)."""
     filters = {path: list(lookups) for path, lookups in (filters or {}).items()}
     for path in fields:
-        _field(model, path)
+        field_at(model, path)
     properties: dict[str, Any] = {}
     lookups_of: dict[str, tuple[str, str]] = {}
     for path, lookups in filters.items():
-        field = _field(model, path)
+        field = field_at(model, path)
         for lookup in lookups:
             if lookup not in LOOKUPS:
                 raise ImproperlyConfigured(f"{name}: {lookup!r} is not one of {', '.join(LOOKUPS)}.")
@@ -136,7 +136,7 @@ def model_tool(
     orders = []
     for order in ordering:
         path = order.lstrip("-")
-        _field(model, path)
+        field_at(model, path)
         orders += [path, f"-{path}"]
     if orders:
         properties["order_by"] = {"enum": orders, "description": "Sort by this field; '-' for descending."}
