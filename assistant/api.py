@@ -23,7 +23,18 @@ from rest_framework.views import APIView
 from accounts.serializers import StrictCharField
 from modes.registry import NotRegistered, site
 
-from . import actions, dispatch, embeddings, export, idempotency, llm, model_choice, realtime, selectors, services
+from . import (
+    actions,
+    dispatch,
+    embeddings,
+    export,
+    idempotency,
+    llm,
+    model_choice,
+    realtime,
+    selectors,
+    services,
+)
 from .access import (
     Access,
     message_for,
@@ -359,7 +370,9 @@ class SemanticSearchView(APIView):
         parameters=[SemanticSearchParamsSerializer],
         responses={
             200: SemanticSearchResultSerializer,
-            **errors({400: "No query, or not an embedded model.", 503: "The embedding model is unavailable."}),
+            **errors(
+                {400: "No query, or not an embedded model.", 503: "The embedding model is unavailable."}
+            ),
         },
         summary="The rows of an embedded model you may see that are nearest in meaning to a query",
     )

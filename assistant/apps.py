@@ -16,9 +16,9 @@ class AssistantConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             actions,
+            embeddings,
             processing,  # noqa: F401  (registers the work this process may run)
         )
-        from . import embeddings
         from .embeddings.tool import semantic_search_tool
         from .tools import site
 

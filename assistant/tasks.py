@@ -49,5 +49,8 @@ def embed_rows(self, label: str, pks: list[str], retries_done: int | None = None
     if outcome.retry_in is None:
         return outcome.state
     raise self.retry(
-        args=[label, pks], kwargs={"retries_done": retries_done + 1}, countdown=outcome.retry_in, max_retries=None
+        args=[label, pks],
+        kwargs={"retries_done": retries_done + 1},
+        countdown=outcome.retry_in,
+        max_retries=None,
     )

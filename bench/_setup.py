@@ -30,6 +30,9 @@ def environment() -> dict[str, str]:
         # Every benchmark question starts a session: a model-written title would be one
         # more model call per question, not part of what is measured.
         AI_MODEL_TITLES="false",
+        # Nor is embedding each question and answer for semantic search (bench/search.py
+        # measures embeddings on their own).
+        AI_EMBED_MESSAGES="false",
     )
     return env
 

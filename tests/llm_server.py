@@ -3,7 +3,8 @@
 Each chat request takes the next scripted ``Reply`` (then ``default``): streamed
 text in chunks, usage, tool calls, error statuses, delays, or a stream cut off
 half-way. Embeddings requests answer with the demo model's hashed vectors, or take
-the next of ``script_embeddings`` (an error status, a delay). The real ``openai`` SDK talks to it over a socket.
+the next of ``script_embeddings`` (an error status, a delay). The real ``openai`` SDK
+talks to it over a socket.
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ from typing import Any
 
 from assistant.openai_protocol import (
     completion,
-    count_tokens,
-    embedding_inputs,
-    embeddings_list,
+    embeddings_answer,
     error_body,
-    hashed_embedding,
     models_list,
     split_into_chunks,
     stream_events,
@@ -96,15 +94,12 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
-            self._json(reply.status, error_body(reply.error), {"retry-after": "0"} if reply.status == 429 else {})
+            self._json(
+                reply.status, error_body(reply.error), {"retry-after": "0"} if reply.status == 429 else {}
+            )
             return
-        texts = embedding_inputs(body)
-        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
-        vectors = [hashed_embedding(text, dimensions) for text in texts]
-        tokens = sum(count_tokens(text) for text in texts)
         model = body.get("model", "test-embedding")
-        self._json(200, embeddings_list(vectors, model=model, encoding_format=body.get("encoding_format"),
-                                        tokens=tokens))  # fmt: skip
+        self._json(200, embeddings_answer(body, model=model, dimensions=EMBEDDING_DIMENSIONS))
 
     def _answer(self, reply: Reply, body: dict) -> None:
         if reply.delay:

@@ -137,8 +137,12 @@ def _embed_batch(content_type: ContentType, texts: dict[str, str], *, stale_only
             continue
         digest = text_hash(text)
         mine = stored.get(key)
-        if stale_only and mine is not None and mine[0] == digest and mine[1] == model and (
-            size is None or mine[2] == size
+        if (
+            stale_only
+            and mine is not None
+            and mine[0] == digest
+            and mine[1] == model
+            and (size is None or mine[2] == size)
         ):
             counts.unchanged += 1
             continue
@@ -205,7 +209,9 @@ def _record(using: str, note) -> None:
     if current is not None and _queued(connection, current[1]):
         note(current[0])
         return
-    for stale in [key for key, (_, flush) in pending.items() if key[0] == using and not _queued(connection, flush)]:
+    for stale in [
+        key for key, (_, flush) in pending.items() if key[0] == using and not _queued(connection, flush)
+    ]:
         del pending[stale]  # a rolled-back block's
     changes = _Changes()
 
@@ -286,7 +292,9 @@ def _enqueue(declaration: Embedded, pks: list[str], *, countdown: float = 0, ret
     try:
         dispatch.enqueue(EMBED_ROWS, declaration.label, pks, countdown=countdown, retries_done=retries_done)
     except Exception:  # noqa: BLE001  (``embed --stale`` catches up)
-        logger.warning("The broker did not take the embedding of %s %s", declaration.label, pks, exc_info=True)
+        logger.warning(
+            "The broker did not take the embedding of %s %s", declaration.label, pks, exc_info=True
+        )
 
 
 @dispatch.runs_here(EMBED_ROWS)

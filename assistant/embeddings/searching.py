@@ -75,16 +75,17 @@ def nearest(declaration: Embedded, *, user, query: str, k: int = 10) -> list[Hit
     return hits
 
 
-def _ranked(stored: list[tuple[str, bytes]], query: bytes, dimensions: int, k: int) -> list[tuple[str, float]]:
+def _ranked(
+    stored: list[tuple[str, bytes]], query: bytes, dimensions: int, k: int
+) -> list[tuple[str, float]]:
     if not stored:
         return []
     keys = [key for key, _ in stored]
-    matrix = np.frombuffer(b"".join(bytes(vector) for _, vector in stored), dtype="<f4").reshape(len(keys), dimensions)
+    matrix = np.frombuffer(b"".join(bytes(vector) for _, vector in stored), dtype="<f4").reshape(
+        len(keys), dimensions
+    )
     scores = matrix @ np.frombuffer(query, dtype="<f4")
-    if len(keys) > k:
-        top = np.argpartition(-scores, k - 1)[:k]
-    else:
-        top = np.arange(len(keys))
+    top = np.argpartition(-scores, k - 1)[:k] if len(keys) > k else np.arange(len(keys))
     order = sorted(top.tolist(), key=lambda index: (-scores[index], keys[index]))
     return [(keys[index], float(scores[index])) for index in order]
 

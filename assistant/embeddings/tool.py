@@ -27,7 +27,12 @@ def semantic_search_tool(registry: EmbeddingRegistry):
         ),
         parameters={
             "properties": {
-                "query": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "What to look for."},
+                "query": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 1000,
+                    "description": "What to look for.",
+                },
                 "model": {"enum": labels, "description": "Which model's rows to search."},
                 "limit": {
                     "type": "integer",

@@ -21,27 +21,40 @@ def _pgvector_where_installed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assistant', '0015_share_link'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("assistant", "0015_share_link"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Embedding',
+            name="Embedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_id', models.CharField(max_length=64)),
-                ('model', models.CharField(max_length=255)),
-                ('dimensions', models.PositiveSmallIntegerField()),
-                ('text_hash', models.CharField(max_length=64)),
-                ('vector', models.BinaryField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("object_id", models.CharField(max_length=64)),
+                ("model", models.CharField(max_length=255)),
+                ("dimensions", models.PositiveSmallIntegerField()),
+                ("text_hash", models.CharField(max_length=64)),
+                ("vector", models.BinaryField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('content_type', 'object_id'), name='embedding_per_row')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("content_type", "object_id"), name="embedding_per_row")
+                ],
             },
         ),
         migrations.RunPython(_pgvector_where_installed, migrations.RunPython.noop),

@@ -6,7 +6,7 @@ import math
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import transaction
 
 from assistant import dispatch, embeddings, llm
 from assistant.embeddings import indexing, pgvector
@@ -30,7 +30,9 @@ def vector_of(row):
     from django.contrib.contenttypes.models import ContentType
 
     content_type = ContentType.objects.get_for_model(row)
-    return Embedding.objects.filter(content_type=content_type, object_id=indexing.object_key(type(row), row.pk)).first()
+    return Embedding.objects.filter(
+        content_type=content_type, object_id=indexing.object_key(type(row), row.pk)
+    ).first()
 
 
 def index(label, *rows):
@@ -107,7 +109,11 @@ def test_the_demo_model_answers_the_embeddings_api_through_the_sdk():
 
 
 def test_the_model_name_and_size_are_settings_sent_to_the_endpoint(model_server, settings):
-    settings.ASSISTANT = {**settings.ASSISTANT, "EMBEDDING_MODEL": "nomic-embed-text", "EMBEDDING_DIMENSIONS": 64}
+    settings.ASSISTANT = {
+        **settings.ASSISTANT,
+        "EMBEDDING_MODEL": "nomic-embed-text",
+        "EMBEDDING_DIMENSIONS": 64,
+    }
     answer = llm.embed(["a text"])
     [request] = model_server.embedding_requests
     assert request["model"] == "nomic-embed-text" and request["dimensions"] == 64
@@ -118,7 +124,9 @@ def test_the_model_name_and_size_are_settings_sent_to_the_endpoint(model_server,
 
 
 def test_a_model_error_is_an_llm_error_saying_whether_to_try_again(model_server):
-    model_server.script_embeddings(Reply(status=503, error="Overloaded"), Reply(status=400, error="Bad input"))
+    model_server.script_embeddings(
+        Reply(status=503, error="Overloaded"), Reply(status=400, error="Bad input")
+    )
     with pytest.raises(llm.LLMError) as busy:
         llm.embed(["x"])
     with pytest.raises(llm.LLMError) as bad:
@@ -164,14 +172,15 @@ def test_save_embeds_once_the_transaction_commits_and_once_however_often_it_save
     model_server, project_of, django_capture_on_commit_callbacks
 ):
     project = project_of()
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            workflow = Workflow.objects.create(project=project, name="Patients to the registry")
-            workflow.name = "Sync patients to the registry"
-            workflow.save()
-            workflow.save()
-            assert vector_of(workflow) is None  # not before the commit
-    assert [request["input"] for request in model_server.embedding_requests] == [["Sync patients to the registry"]]
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        workflow = Workflow.objects.create(project=project, name="Patients to the registry")
+        workflow.name = "Sync patients to the registry"
+        workflow.save()
+        workflow.save()
+        assert vector_of(workflow) is None  # not before the commit
+    assert [request["input"] for request in model_server.embedding_requests] == [
+        ["Sync patients to the registry"]
+    ]
     with django_capture_on_commit_callbacks(execute=True):
         workflow.save()  # text unchanged
     assert len(model_server.embedding_requests) == 1
@@ -192,7 +201,9 @@ def test_a_rolled_back_transaction_embeds_nothing_and_the_next_one_does(
     assert vector_of(kept) is not None
 
 
-def test_background_queues_one_task_per_transaction(project_of, monkeypatch, django_capture_on_commit_callbacks):
+def test_background_queues_one_task_per_transaction(
+    project_of, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(dispatch, "enqueue", lambda name, *args, **kw: queued.append((name, *args)))
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
@@ -207,7 +218,8 @@ def test_background_queues_one_task_per_transaction(project_of, monkeypatch, dja
 
 
 @pytest.mark.django_db(transaction=True)
-def test_background_embeds_on_the_in_process_workers(user):
+def test_background_embeds_on_the_in_process_workers(user, settings):
+    settings.TASKS_IN_PROCESS = True  # the embedded default's runner (Celery's: tests/e2e/test_worker.py)
     job = a_job(f.project(members=[user]), "Fetch patients from the registry")
     assert dispatch.wait_for_submitted(timeout=10)
     assert vector_of(job) is not None
@@ -230,7 +242,10 @@ def test_a_transient_failure_is_retried_with_backoff_then_given_up(model_server,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_in_process_runner_retries_until_the_model_answers(model_server, project_of, fast_retries):
+def test_the_in_process_runner_retries_until_the_model_answers(
+    model_server, project_of, fast_retries, settings
+):
+    settings.TASKS_IN_PROCESS = True
     job = a_job(project_of(), "Fetch patients")
     assert dispatch.wait_for_submitted(timeout=10)  # its own background embedding
     Job.objects.filter(pk=job.pk).update(code="changed")
@@ -263,10 +278,9 @@ def test_a_deleted_row_leaves_no_vector_cascades_included(project_of, django_cap
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         jobs[0].delete()
     assert vector_of(jobs[0]) is None and vector_of(jobs[1]) is not None
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            workflow.delete()
-            raise RuntimeError
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        workflow.delete()
+        raise RuntimeError
     assert Embedding.objects.count() == 3  # rolled back: kept
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         Project.objects.filter(pk=project.pk).delete()
@@ -285,7 +299,10 @@ def projects_by_command():
     """Projects declared with the command strategy."""
     declaration = embeddings.register(
         embeddings.embedded(
-            Project, fields=["name"], queryset=lambda user: Project.objects.filter(members=user), update="command"
+            Project,
+            fields=["name"],
+            queryset=lambda user: Project.objects.filter(members=user),
+            update="command",
         )
     )
     yield declaration
@@ -440,7 +457,8 @@ def test_a_search_takes_the_same_queries_however_many_rows(user, project_of, dja
     workflow = f.workflow(project_=project_of())
     for count in (5, 60):
         jobs = Job.objects.bulk_create(
-            Job(workflow=workflow, name=f"Job {count}-{n}", adaptor="x", code=f"step {n}") for n in range(count)
+            Job(workflow=workflow, name=f"Job {count}-{n}", adaptor="x", code=f"step {n}")
+            for n in range(count)
         )
         index(JOBS, *jobs)
         with django_assert_max_num_queries(2):  # the vectors in scope, the rows found

@@ -219,3 +219,25 @@ def test_a_write_to_another_users_job_changes_nothing(served, user, bobs_job):
     result = run(call())
     assert result.is_error and result.content[0].text == f"You have no job {bobs_job.pk}."
     assert Job.objects.get(pk=bobs_job.pk).code != "pwned();"
+
+
+def test_semantic_search_finds_the_callers_rows_only(served, user, alices_job, bobs_job):
+    key = api_key(served, "alice")
+
+    async def search():
+        async with mcp_client(served.url, key) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            deadline = time.monotonic() + 30
+            while True:  # the jobs are embedded in the background
+                found = await client.call_tool(
+                    "semantic_search", {"query": "patients", "model": "projects.job"}
+                )
+                if found.structured_content["results"] or time.monotonic() > deadline:
+                    return tools, found
+                await asyncio.sleep(0.2)
+
+    tools, found = run(search())
+    assert "projects.job" in tools["semantic_search"].input_schema["properties"]["model"]["enum"]
+    assert not found.is_error
+    assert [row["id"] for row in found.structured_content["results"]] == [alices_job.pk]
+    assert found.structured_content["results"][0]["name"] == "Fetch patients"

@@ -279,3 +279,23 @@ def test_under_chaos_every_question_is_answered_once_and_orphans_are_retaken_in_
     assert AIUsage.objects.filter(message__reply_to__in=questions).count() == len(questions)
     assert kills >= 2 and sum(n > 0 for n in terminations) >= 2, (kills, terminations)
     assert drained_in < 60, f"{len(questions)} questions took {drained_in:.0f} s with {kills} kills"
+
+
+def test_a_saved_job_is_embedded_by_the_worker_after_a_failed_try(user, model_server, worker):
+    from assistant import embeddings
+    from assistant.embeddings.indexing import object_key
+    from assistant.models import Embedding
+
+    workflow = f.workflow(project_=f.project(members=[user]))  # embedded here, as it saves
+    model_server.script_embeddings(Reply(status=503, error="Busy"))
+    job = f.job(workflow_=workflow, name="Push patients to the national register")
+    deadline = time.monotonic() + 30
+    while not Embedding.objects.filter(
+        object_id=object_key(type(job), job.pk), content_type__model="job"
+    ).exists():
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.1)
+    tried = [r["input"] for r in model_server.embedding_requests if r["input"][0].startswith(job.name)]
+    assert len(tried) == 2  # the failed try, then the retry
+    [hit] = embeddings.nearest(embeddings.site.get("projects.job"), user=user, query="patients register")
+    assert hit.row["id"] == job.pk

@@ -17,7 +17,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--model", action="append", metavar="APP.MODEL", help="only this model (repeatable)"
         )
-        parser.add_argument("--stale", action="store_true", help="only rows whose vector is missing or out of date")
+        parser.add_argument(
+            "--stale", action="store_true", help="only rows whose vector is missing or out of date"
+        )
         parser.add_argument("--pgvector", action="store_true", help="enable pgvector, then embed")
 
     def handle(self, *args, model, stale, **options):
