@@ -17,7 +17,7 @@ REDIS_URL = cfg.REDIS_URL
 if cfg.REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "assistant.caches.RedisCache",
             "LOCATION": cfg.REDIS_URL,
             "KEY_PREFIX": "assistant",
             # Worker threads wait for a free connection instead of failing.

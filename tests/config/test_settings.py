@@ -86,7 +86,7 @@ def test_database_and_redis_urls_give_the_production_services(tmp_path):
     assert s["engine"] == "django.db.backends.postgresql"
     assert s["db_name"] == "assistant"
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert s["cache"] == "assistant.caches.RedisCache"
     assert s["broker"] == "redis://cache.internal:6379/2"
     assert s["in_process"] is False
 
