@@ -141,7 +141,7 @@ def main() -> None:
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
     job = member_job(user)
-    server = ModelServer(default=Reply(chunks=ANSWER)).start()
+    server = ModelServer(default=Reply(chunks=ANSWER), keep_alive=True).start()
     env = {**environment(), "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "k", "OPENAI_MODEL": "m"}
     print(f"model server {server.url}; answers of {len(ANSWER)} chunks")
 
@@ -169,6 +169,7 @@ def main() -> None:
         sdk_seconds, _ = asyncio.run(sdk_many(server.url, args.messages, 64))
         sdk_rate = args.messages / sdk_seconds
         print(f"throughput: {args.messages} messages in {finished - started:.2f} s = {rate:.0f} messages/s")
+        print(f"model server (keep-alive): {server.calls} requests on {server.connections} connections")
         rows.append(("messages/s end to end, zero-latency model", f"{rate:.0f}", f"{sdk_rate:.0f}"))
 
         # 2. Added latency, one message at a time.

@@ -450,7 +450,7 @@ def main() -> None:
     user, job, token = make_user_and_job("bench-stream")
     [session_id] = make_sessions(user, job, 1)
     answer = Reply(chunks=StampedChunks(args.chunks), chunk_delay=args.chunk_delay)
-    server = ModelServer(default=answer).start()
+    server = ModelServer(default=answer, keep_alive=True).start()
     env = {**environment(), "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "k", "OPENAI_MODEL": "m"}
     port = free_port()
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"

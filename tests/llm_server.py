@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -55,17 +56,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # noqa: A002
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.owner._lock:
+            self.server.owner.connections += 1
+
     def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
-        self.send_header("connection", "close")
+        self._connection_header()
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        self.close_connection = True
+        self.close_connection = not self.server.owner.keep_alive
+
+    def _connection_header(self) -> None:
+        if not self.server.owner.keep_alive:
+            self.send_header("connection", "close")
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.rstrip("/").endswith("/models"):
@@ -122,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
-        self.send_header("connection", "close")
+        self._connection_header()
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -146,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.chunk_delay)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-        self.close_connection = True
+        self.close_connection = not self.server.owner.keep_alive
 
 
 class _Server(ThreadingHTTPServer):
@@ -155,10 +165,20 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # bursts of hundreds of streams must not wait on SYN retries
     owner: ModelServer
 
+    def handle_error(self, request, client_address) -> None:
+        # A client that closes a kept-alive connection between requests is no error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class ModelServer:
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(self, default: Reply | None = None, *, keep_alive: bool = False) -> None:
+        """``keep_alive``: answer many requests on one connection, as hosted models do
+        (the benchmarks); by default each connection is closed after its answer."""
         self.default = default or Reply()
+        self.keep_alive = keep_alive
+        #: Connections accepted so far.
+        self.connections = 0
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[Reply] = deque()
         self._embedding_queue: deque[Reply] = deque()

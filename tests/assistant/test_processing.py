@@ -355,3 +355,17 @@ def test_on_the_loop_deltas_arrive_on_the_process_loop_and_a_stop_cancels_the_st
     assert 3 <= len(threads) < 30, "stopped within a check or two of the stop, not after 100 chunks"
     time.sleep(0.3)
     assert model_server.in_flight == 0, "the cancelled stream's connection was closed"
+
+
+def test_answers_one_after_another_share_one_connection_to_the_model(user, enqueued, settings):
+    """The model client keeps its connections (a hosted model keeps them alive): the
+    answers of one process don't each open a connection, and its TLS, anew."""
+    from tests.llm_server import ModelServer
+
+    with ModelServer(Reply(chunks=["Fine."]), keep_alive=True) as server:
+        settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.OPENAI_MODEL = server.url, "k", "m"
+        questions = [f.first_message(f.job_session(user=user, content=f"Q{n}")) for n in range(4)]
+        outcomes = [process(question).state for question in questions]
+    assert outcomes == ["success"] * 4
+    assert server.calls == 4
+    assert server.connections == 1
