@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from . import branches, llm, model_choice, realtime
@@ -252,7 +252,9 @@ def message_save(
         raise InvalidStatus(status)
     if role == Role.USER and status == Status.PENDING:
         usage_check(user=user, scope=session.scope)
-    with transaction.atomic():
+    # Inside a caller's transaction (the API's views, the reply's) a failure here fails
+    # the whole of it: no savepoint to set and release.
+    with transaction.atomic(savepoint=False):
         if role == Role.USER and status == Status.PENDING:
             in_flight_check(user=user, session=session)
         if role == Role.USER:
@@ -792,9 +794,14 @@ def disclaimer_check(*, user) -> None:
     """Raise ``DisclaimerRequired`` unless the user accepted the active disclaimer in the
     last 24 hours (or ``REQUIRE_DISCLAIMER`` is off, or no disclaimer is active). The API
     and the socket ask it before every question and retry."""
-    if not assistant_settings.REQUIRE_DISCLAIMER or not Disclaimer.objects.filter(is_active=True).exists():
+    if not assistant_settings.REQUIRE_DISCLAIMER:
         return
-    if not disclaimer_read_recently(user=user):
+    # One query: whether each active version (there is one, or none) was accepted lately.
+    recently = DisclaimerAcceptance.objects.filter(
+        user=user, disclaimer=OuterRef("pk"), accepted_at__gt=timezone.now() - DISCLAIMER_VALIDITY
+    )
+    accepted = list(Disclaimer.objects.filter(is_active=True).values_list(Exists(recently), flat=True))
+    if accepted and not any(accepted):
         raise DisclaimerRequired()
 
 

@@ -2,13 +2,17 @@
 session (on the API and the socket alike), the size of ``meta`` and options, and the
 disclaimer, which the API enforces as well as the page."""
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from accounts.services import tokens_for_user
 from assistant import services
-from assistant.models import ChatMessage, ChatSession, Disclaimer
+from assistant.exceptions import DisclaimerRequired
+from assistant.models import ChatMessage, ChatSession, Disclaimer, DisclaimerAcceptance
 from config.asgi import application
 from tests import factories as f
 from tests.conftest import client_for
@@ -197,3 +201,21 @@ def test_the_disclaimer_requirement_can_be_switched_off(user, job, enqueued, dis
         "/api/sessions/", {"mode": "job_code", "job": job.pk, "content": "Hi"}, format="json"
     )
     assert response.status_code == 201
+
+
+@pytest.mark.django_db
+def test_the_disclaimer_check_is_one_query_and_wants_a_recent_acceptance(
+    user, disclaimer_required, django_assert_num_queries
+):
+    with django_assert_num_queries(1), pytest.raises(DisclaimerRequired):
+        services.disclaimer_check(user=user)
+    acceptance = services.disclaimer_mark_read(user=user)
+    with django_assert_num_queries(1):
+        services.disclaimer_check(user=user)
+    a_day_ago = timezone.now() - timedelta(hours=24)
+    DisclaimerAcceptance.objects.filter(pk=acceptance.pk).update(accepted_at=a_day_ago)
+    with pytest.raises(DisclaimerRequired):
+        services.disclaimer_check(user=user)
+    Disclaimer.objects.update(is_active=False)  # no active version: nothing to accept
+    with django_assert_num_queries(1):
+        services.disclaimer_check(user=user)

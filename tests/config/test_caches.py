@@ -30,7 +30,7 @@ def test_cache_objects_of_one_location_share_one_client_and_pool():
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(pools) == 1
+    assert len({id(pool) for pool in pools}) == 1
 
 
 def test_another_location_or_other_options_get_a_client_of_their_own():
@@ -67,15 +67,21 @@ def test_a_thousand_reads_from_many_threads_use_a_few_connections(settings):
     cache = RedisCache(url, {"OPTIONS": options})
     cache.set("shared-pool", 1)
 
-    def read():
-        for _ in range(100):
-            assert RedisCache(url, {"OPTIONS": options})._cache.get(cache.make_key("shared-pool")) == 1
+    read, pools = [], []  # the pools themselves, kept alive, so that no id is reused
 
-    threads = [threading.Thread(target=read) for _ in range(10)]
+    def reads():
+        for _ in range(100):
+            each = RedisCache(url, {"OPTIONS": options})
+            read.append(each.get("shared-pool"))
+            pools.append(each._cache._get_connection_pool(write=False))
+
+    threads = [threading.Thread(target=reads) for _ in range(10)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert read == [1] * 1000
+    assert len({id(pool) for pool in pools}) == 1
     pool = cache._cache._get_connection_pool(write=False)
     assert len(pool._connections) <= 10
     redis.Redis.from_url(url).delete(cache.make_key("shared-pool"))
