@@ -47,8 +47,10 @@ APPS = [
 ]
 #: Serves the chat page's scripts under any ASGI server, after SecurityMiddleware.
 STATIC_MIDDLEWARE = "whitenoise.middleware.WhiteNoiseMiddleware"
-#: Last: turns a locked-out login into the lockout page (accounts.lockout).
+#: Turns a locked-out login into the lockout page (accounts.lockout).
 LOCKOUT_MIDDLEWARE = "axes.middleware.AxesMiddleware"
+#: Last: runs the whole chain on one thread per request (assistant.middleware).
+CHAIN_MIDDLEWARE = "assistant.middleware.SynchronousChain"
 
 
 def install(site: dict[str, Any]) -> None:
@@ -61,6 +63,9 @@ def install(site: dict[str, Any]) -> None:
         middleware.insert(middleware.index(security) + 1 if security in middleware else 0, STATIC_MIDDLEWARE)
     if LOCKOUT_MIDDLEWARE not in middleware:
         middleware.append(LOCKOUT_MIDDLEWARE)
+    if CHAIN_MIDDLEWARE in middleware:
+        middleware.remove(CHAIN_MIDDLEWARE)
+    middleware.append(CHAIN_MIDDLEWARE)
     site["MIDDLEWARE"] = middleware
     site["DATABASES"] = {**site.get("DATABASES", {}), **databases(site.get("DATABASES", {}).get("default"))}
     wsgi = site.get("WSGI_APPLICATION", "")
@@ -78,4 +83,6 @@ def install(site: dict[str, Any]) -> None:
         site.setdefault(name, value)
 
 
-_NOT_SETTINGS = {"APPS", "STATIC_MIDDLEWARE", "LOCKOUT_MIDDLEWARE", "NOTIFY_SECRET_PURPOSE"}
+_NOT_SETTINGS = {
+    "APPS", "STATIC_MIDDLEWARE", "LOCKOUT_MIDDLEWARE", "CHAIN_MIDDLEWARE", "NOTIFY_SECRET_PURPOSE",
+}  # fmt: skip

@@ -33,8 +33,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: turns a locked-out login into the lockout page (accounts.lockout).
+    # Turns a locked-out login into the lockout page (accounts.lockout).
     "axes.middleware.AxesMiddleware",
+    # Last: the whole chain on one thread per request (assistant.middleware).
+    "assistant.middleware.SynchronousChain",
 ]
 
 ROOT_URLCONF = "config.urls"

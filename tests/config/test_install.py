@@ -45,7 +45,7 @@ def test_install_adds_the_apps_and_middleware_and_keeps_the_sites_own_settings(m
     assert site["INSTALLED_APPS"][7:] == APPS
     middleware = site["MIDDLEWARE"]
     assert middleware[1] == "whitenoise.middleware.WhiteNoiseMiddleware"  # right after security
-    assert middleware[-1] == "axes.middleware.AxesMiddleware"
+    assert middleware[-2:] == ["axes.middleware.AxesMiddleware", "assistant.middleware.SynchronousChain"]
     assert site["ASGI_APPLICATION"] == "mysite.asgi.application"
     assert site["TIME_ZONE"] == "Europe/Paris" and site["DEBUG"] is True
     # The site's own database, tuned for the assistant's worker threads.
@@ -88,3 +88,14 @@ def test_database_url_in_the_environment_wins_over_the_sites_database(monkeypatc
     database = site["DATABASES"]["default"]
     assert (database["ENGINE"], database["NAME"]) == ("django.db.backends.postgresql", "shop")
     assert database["CONN_HEALTH_CHECKS"] is True and "pool" in database["OPTIONS"]
+
+
+def test_the_synchronous_chain_stays_last_after_a_sites_own_middleware():
+    site = startproject_settings()
+    chain = "assistant.middleware.SynchronousChain"
+    site["MIDDLEWARE"] = [*site["MIDDLEWARE"], chain, "mysite.middleware.Last"]
+    install(site)
+    assert site["MIDDLEWARE"][-3:] == [
+        "mysite.middleware.Last", "axes.middleware.AxesMiddleware", chain,
+    ]  # fmt: skip
+    assert site["MIDDLEWARE"].count(chain) == 1
