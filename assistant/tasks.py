@@ -42,7 +42,7 @@ def title_session(session_id: str) -> str | None:
 def embed_rows(self, label: str, pks: list[str], retries_done: int | None = None) -> str:
     """Embed rows of a declared model (``assistant.embeddings``); retries itself with
     backoff on transient model errors, as chat calls do."""
-    from .embeddings.indexing import embed_step
+    from .embeddings.registry import embed_step
 
     retries_done = self.request.retries if retries_done is None else retries_done
     outcome = embed_step(label, pks, retries_done=retries_done)

@@ -9,6 +9,7 @@ hundred rows makes one task and one embeddings request per batch, after it commi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import struct
@@ -185,6 +186,7 @@ class _Changes:
 
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[str, set[str]] = field(default_factory=dict)
+    declarations: dict[str, Embedded] = field(default_factory=dict)
 
 
 _local = threading.local()
@@ -228,25 +230,23 @@ def _queued(connection, flush) -> bool:
     return any(entry[1] is flush for entry in connection.run_on_commit)
 
 
-def _saved(sender, instance, using, raw=False, **kwargs) -> None:
-    from .registry import site
-
-    declaration = site.for_model(sender)
-    if declaration is None or raw or declaration.update == "command" or not declaration.track_saves:
+def _saved(declaration: Embedded, sender, instance, using, raw=False, **kwargs) -> None:
+    if raw or declaration.update == "command" or not declaration.track_saves:
         return
     key, pk = object_key(sender, instance.pk), instance.pk
-    _record(using, lambda changes: changes.saved.setdefault(declaration.label, {}).__setitem__(key, pk))
+
+    def note(changes: _Changes) -> None:
+        changes.declarations[declaration.label] = declaration
+        changes.saved.setdefault(declaration.label, {})[key] = pk
+
+    _record(using, note)
 
 
-def _deleted(sender, instance, using, **kwargs) -> None:
-    from .registry import site
-
-    declaration = site.for_model(sender)
-    if declaration is None:
-        return
+def _deleted(declaration: Embedded, sender, instance, using, **kwargs) -> None:
     key = object_key(sender, instance.pk)
 
     def note(changes: _Changes) -> None:
+        changes.declarations[declaration.label] = declaration
         changes.deleted.setdefault(declaration.label, set()).add(key)
         changes.saved.get(declaration.label, {}).pop(key, None)
 
@@ -255,17 +255,16 @@ def _deleted(sender, instance, using, **kwargs) -> None:
 
 def _flush(changes: _Changes) -> None:
     from ..models import Embedding
-    from .registry import site
 
     for label, keys in changes.deleted.items():
-        declaration = site.get(label)
+        declaration = changes.declarations[label]
         try:
             Embedding.objects.filter(content_type=_content_type(declaration), object_id__in=keys).delete()
         except Exception:  # noqa: BLE001  (``embed --stale`` removes what is left)
             logger.warning("Could not remove the vectors of deleted %s rows", label, exc_info=True)
     for label, saved in changes.saved.items():
         if saved:
-            changed(site.get(label), list(saved.values()))
+            changed(changes.declarations[label], list(saved.values()))
 
 
 def changed(declaration: Embedded, pks: list[Any]) -> None:
@@ -297,28 +296,26 @@ def _enqueue(declaration: Embedded, pks: list[str], *, countdown: float = 0, ret
         )
 
 
-@dispatch.runs_here(EMBED_ROWS)
-def embed_step(label: str, pks: list[str], *, retries_done: int = 0) -> dispatch.Outcome:
-    """The task's work: embed the rows; a transient model failure is tried again after
-    the chat calls' backoff, at most MAX_RETRIES times."""
-    from .registry import site
-
-    if label not in site:
-        return dispatch.Outcome("skipped")
+def embed_attempt(declaration: Embedded, pks: list[str], *, retries_done: int = 0) -> dispatch.Outcome:
+    """One try of the background work (``registry.embed_step``, the task, finds the
+    declaration): embed the rows; a transient model failure is tried again after the
+    chat calls' backoff, at most MAX_RETRIES times."""
     try:
-        counts = embed_rows(site.get(label), pks)
+        counts = embed_rows(declaration, pks)
     except llm.LLMError as exc:
         if exc.transient and retries_done < assistant_settings.MAX_RETRIES:
             return dispatch.Outcome("retry", retry_in=dispatch.backoff(retries_done))
-        logger.warning("Could not embed %s %s: %s", label, pks, exc.message)
+        logger.warning("Could not embed %s %s: %s", declaration.label, pks, exc.message)
         return dispatch.Outcome("error")
     return dispatch.Outcome("success" if counts.embedded or counts.removed else "unchanged")
 
 
 def connect(declaration: Embedded) -> None:
+    """Record the declared model's saves and deletes (the handlers hold the declaration)."""
     uid = f"assistant-embeddings-{declaration.label}"
-    post_save.connect(_saved, sender=declaration.model, dispatch_uid=uid, weak=False)
-    post_delete.connect(_deleted, sender=declaration.model, dispatch_uid=uid, weak=False)
+    saved, deleted = functools.partial(_saved, declaration), functools.partial(_deleted, declaration)
+    post_save.connect(saved, sender=declaration.model, dispatch_uid=uid, weak=False)
+    post_delete.connect(deleted, sender=declaration.model, dispatch_uid=uid, weak=False)
 
 
 def disconnect(declaration: Embedded) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from .. import dispatch
 from ..registry import NotRegistered, Registry
 from . import indexing
 from .declared import Embedded
@@ -55,3 +56,12 @@ site = EmbeddingRegistry()
 
 def register(declaration: Embedded, *, registry: EmbeddingRegistry | None = None) -> Embedded:
     return (registry or site).register(declaration)
+
+
+@dispatch.runs_here(indexing.EMBED_ROWS)
+def embed_step(label: str, pks: list[str], *, retries_done: int = 0) -> dispatch.Outcome:
+    """The background work of ``indexing.changed``: embed the rows of the declaration
+    registered under ``label`` (skipped when there is none any more)."""
+    if label not in site:
+        return dispatch.Outcome("skipped")
+    return indexing.embed_attempt(site.get(label), pks, retries_done=retries_done)

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from assistant import dispatch, embeddings, llm
-from assistant.embeddings import indexing, pgvector
+from assistant.embeddings import indexing, pgvector, registry
 from assistant.models import ChatMessage, Embedding
 from assistant.openai_protocol import hashed_embedding
 from assistant.registry import AlreadyRegistered
@@ -213,7 +213,7 @@ def test_background_queues_one_task_per_transaction(
     assert vector_of(workflow) is not None
     assert queued == [(indexing.EMBED_ROWS, JOBS, [str(job.pk) for job in jobs])]
     assert all(vector_of(job) is None for job in jobs)  # the task embeds them
-    assert indexing.embed_step(JOBS, queued[0][2]).state == "success"
+    assert registry.embed_step(JOBS, queued[0][2]).state == "success"
     assert all(vector_of(job) is not None for job in jobs)
 
 
@@ -231,14 +231,14 @@ def test_a_transient_failure_is_retried_with_backoff_then_given_up(model_server,
     settings.ASSISTANT = {**settings.ASSISTANT, "MAX_RETRIES": 2}
     job = a_job(project_of(), "Fetch patients")
     model_server.script_embeddings(Reply(status=503), Reply(status=429))
-    outcomes = [indexing.embed_step(JOBS, [str(job.pk)], retries_done=n) for n in range(3)]
+    outcomes = [registry.embed_step(JOBS, [str(job.pk)], retries_done=n) for n in range(3)]
     assert [o.state for o in outcomes] == ["retry", "retry", "success"]
     assert outcomes[0].retry_in > 0 and vector_of(job) is not None
     model_server.script_embeddings(Reply(status=500))
     Job.objects.filter(pk=job.pk).update(name="Renamed")
-    assert indexing.embed_step(JOBS, [str(job.pk)], retries_done=2).state == "error"  # retries spent
+    assert registry.embed_step(JOBS, [str(job.pk)], retries_done=2).state == "error"  # retries spent
     model_server.script_embeddings(Reply(status=400))
-    assert indexing.embed_step(JOBS, [str(job.pk)], retries_done=0).state == "error"  # not worth retrying
+    assert registry.embed_step(JOBS, [str(job.pk)], retries_done=0).state == "error"  # not worth retrying
 
 
 @pytest.mark.django_db(transaction=True)
@@ -430,7 +430,7 @@ def test_the_question_and_answer_are_embedded_after_the_answer(
     question.refresh_from_db()
     [(name, label, pks)] = [call for call in queued if call[0] == indexing.EMBED_ROWS]
     assert (label, pks) == (MESSAGES, [str(question.pk), str(question.reply.pk)])
-    assert indexing.embed_step(label, pks).state == "success"
+    assert registry.embed_step(label, pks).state == "success"
     [first, *_] = search(user, "patient id registry", label=MESSAGES)
     assert first.row["id"] == str(question.reply.pk)
 
