@@ -797,20 +797,22 @@ def disclaimer_check(*, user) -> None:
     if not assistant_settings.REQUIRE_DISCLAIMER:
         return
     # One query: whether each active version (there is one, or none) was accepted lately.
-    recently = DisclaimerAcceptance.objects.filter(
-        user=user, disclaimer=OuterRef("pk"), accepted_at__gt=timezone.now() - DISCLAIMER_VALIDITY
-    )
-    accepted = list(Disclaimer.objects.filter(is_active=True).values_list(Exists(recently), flat=True))
+    recently = Exists(_accepted_lately(user=user).filter(disclaimer=OuterRef("pk")))
+    accepted = list(Disclaimer.objects.filter(is_active=True).values_list(recently, flat=True))
     if accepted and not any(accepted):
         raise DisclaimerRequired()
 
 
 def disclaimer_read_recently(*, user, now=None) -> bool:
     """Accepted the active version less than 24 hours ago (exactly 24 hours is too old)."""
-    now = now or timezone.now()
+    return _accepted_lately(user=user, now=now).filter(disclaimer__is_active=True).exists()
+
+
+def _accepted_lately(*, user, now=None):
+    """The user's acceptances of less than 24 hours ago (exactly 24 hours is too old)."""
     return DisclaimerAcceptance.objects.filter(
-        user=user, disclaimer__is_active=True, accepted_at__gt=now - DISCLAIMER_VALIDITY
-    ).exists()
+        user=user, accepted_at__gt=(now or timezone.now()) - DISCLAIMER_VALIDITY
+    )
 
 
 # --- Usage ------------------------------------------------------------------------
